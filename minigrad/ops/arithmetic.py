@@ -1,0 +1,130 @@
+"""Elementwise arithmetic and the elementary functions, forward and backward side by side.
+
+Binary ops broadcast like NumPy; their backward sums the gradient back to each input's
+shape (``sum_to_shape``). Each derivative is one line, as in a table of calculus.
+"""
+from __future__ import annotations
+
+from ..function import Function, sum_to_shape
+
+
+class Add(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a.shape, b.shape)
+        return a + b
+
+    def backward(self, grad):
+        sa, sb = self.saved
+        return sum_to_shape(grad, sa), sum_to_shape(grad, sb)
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a.shape, b.shape)
+        return a - b
+
+    def backward(self, grad):
+        sa, sb = self.saved
+        gb = sum_to_shape(-grad, sb) if self.needs_input_grad[1] else None
+        return sum_to_shape(grad, sa), gb
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, grad):
+        a, b = self.saved
+        ga = sum_to_shape(grad * b, a.shape) if self.needs_input_grad[0] else None
+        gb = sum_to_shape(grad * a, b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a / b
+
+    def backward(self, grad):
+        a, b = self.saved
+        ga = sum_to_shape(grad / b, a.shape) if self.needs_input_grad[0] else None
+        gb = sum_to_shape(-grad * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, grad):
+        return -grad
+
+
+class Pow(Function):
+    """``a ** exponent`` for a constant (non-differentiated) real exponent."""
+
+    def forward(self, a, exponent):
+        self.save_for_backward(a, exponent)
+        return a ** a.dtype.type(exponent)
+
+    def backward(self, grad):
+        a, c = self.saved
+        return grad * a.dtype.type(c) * a ** a.dtype.type(c - 1)
+
+
+class Exp(Function):
+    def forward(self, a):
+        y = self.xp.exp(a)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved
+        return grad * y
+
+
+class Log(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return self.xp.log(a)
+
+    def backward(self, grad):
+        (a,) = self.saved
+        return grad / a
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        y = self.xp.sqrt(a)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved
+        return grad / (2 * y)
+
+
+class Cast(Function):
+    """Change the floating dtype explicitly (the gradient is cast back)."""
+
+    def forward(self, a, dtype):
+        self.save_for_backward(a.dtype)
+        return a.astype(dtype)
+
+    def backward(self, grad):
+        (dtype,) = self.saved
+        return grad.astype(dtype)
+
+    @classmethod
+    def apply(cls, x, dtype):
+        # Cast is the one op allowed to change the dtype, so it bypasses the dtype guard.
+        from ..tensor import Tensor, is_grad_enabled
+        fn = cls()
+        fn.xp = None
+        fn.needs_input_grad = (x.requires_grad,)
+        out = Tensor(fn.forward(x.data, dtype), requires_grad=is_grad_enabled() and x.requires_grad)
+        if out.requires_grad:
+            fn.inputs = (x,)
+            out._ctx = fn
+        return out

@@ -1,0 +1,54 @@
+"""Matrix products: ``matmul`` and the fully connected layer ``linear``."""
+from __future__ import annotations
+
+from ..function import Function, sum_to_shape
+
+
+class MatMul(Function):
+    """``a @ b`` with NumPy semantics for 2-D and batched (broadcast) operands."""
+
+    def forward(self, a, b):
+        if a.ndim < 1 or b.ndim < 1 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
+                             f"(last axis of the first must equal the first matrix axis of the second)")
+        if a.ndim == 1 or b.ndim == 1:
+            raise ValueError(f"matmul: 1-D operands are not supported (shapes {a.shape}, {b.shape}); "
+                             "reshape to a matrix")
+        self.save_for_backward(a, b)
+        return a @ b
+
+    def backward(self, grad):
+        a, b = self.saved
+        xp = self.xp
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = sum_to_shape(grad @ xp.swapaxes(b, -1, -2), a.shape)
+        if self.needs_input_grad[1]:
+            gb = sum_to_shape(xp.swapaxes(a, -1, -2) @ grad, b.shape)
+        return ga, gb
+
+
+class Linear(Function):
+    """``y = x @ W.T + b`` with ``W`` of shape (out_features, in_features), as in the
+    common convention, so weights move between frameworks without transposes."""
+
+    def forward(self, x, weight, bias=None):
+        if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[1]:
+            raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape "
+                             f"{weight.shape} (expected input (N, {weight.shape[1] if weight.ndim == 2 else '?'}))")
+        if bias is not None and bias.shape != (weight.shape[0],):
+            raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
+        self.save_for_backward(x, weight)
+        y = x @ weight.T
+        if bias is not None:
+            y += bias
+        return y
+
+    def backward(self, grad):
+        x, w = self.saved
+        gx = grad @ w if self.needs_input_grad[0] else None
+        gw = grad.T @ x if self.needs_input_grad[1] else None
+        if len(self.needs_input_grad) == 3:
+            gb = grad.sum(axis=0) if self.needs_input_grad[2] else None
+            return gx, gw, gb
+        return gx, gw

@@ -1,0 +1,66 @@
+"""Reductions over axes: sum, mean, max (with ``keepdims``)."""
+from __future__ import annotations
+
+from ..function import Function
+
+
+def _normalize_axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return tuple(sorted(a % ndim for a in axes))
+
+
+def _expand(grad, axes, keepdims):
+    """Reinsert the reduced axes (as size 1) so ``grad`` broadcasts against the input."""
+    if keepdims:
+        return grad
+    for a in axes:
+        grad = grad.reshape(grad.shape[:a] + (1,) + grad.shape[a:])
+    return grad
+
+
+class Sum(Function):
+    def forward(self, x, axis=None, keepdims=False):
+        self.axes = _normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        self.save_for_backward(x.shape)
+        return x.sum(axis=self.axes, keepdims=keepdims)
+
+    def backward(self, grad):
+        (shape,) = self.saved
+        return self.xp.broadcast_to(_expand(grad, self.axes, self.keepdims), shape).copy()
+
+
+class Mean(Function):
+    def forward(self, x, axis=None, keepdims=False):
+        self.axes = _normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        count = 1
+        for a in self.axes:
+            count *= x.shape[a]
+        self.save_for_backward(x.shape, count)
+        return x.mean(axis=self.axes, keepdims=keepdims)
+
+    def backward(self, grad):
+        shape, count = self.saved
+        g = _expand(grad, self.axes, self.keepdims) / grad.dtype.type(count)
+        return self.xp.broadcast_to(g, shape).copy()
+
+
+class Max(Function):
+    """Max over axes. Ties share the gradient equally (the subgradient that keeps
+    the numerical and analytical gradients equal when ties are exact)."""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.axes = _normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        y = x.max(axis=self.axes, keepdims=True)
+        mask = (x == y).astype(x.dtype)
+        mask /= mask.sum(axis=self.axes, keepdims=True)
+        self.save_for_backward(mask)
+        return y if keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape) if i not in self.axes))
+
+    def backward(self, grad):
+        (mask,) = self.saved
+        return _expand(grad, self.axes, self.keepdims) * mask

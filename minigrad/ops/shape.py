@@ -1,0 +1,74 @@
+"""Ops that move elements around without changing them: reshape, transpose, getitem,
+concatenate. Their backward moves the gradient back the same way."""
+from __future__ import annotations
+
+from .. import backend
+from ..function import Function
+
+
+class Reshape(Function):
+    def forward(self, x, shape):
+        self.save_for_backward(x.shape)
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape an array of shape {x.shape} "
+                             f"({x.size} elements) into shape {tuple(shape)}") from None
+
+    def backward(self, grad):
+        (shape,) = self.saved
+        return grad.reshape(shape)
+
+
+class Transpose(Function):
+    def forward(self, x, axes=None):
+        if axes is None:
+            axes = tuple(reversed(range(x.ndim)))
+        if sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
+            raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the "
+                             f"{x.ndim} axes of an array of shape {x.shape}")
+        self.axes = tuple(a % x.ndim for a in axes)
+        return x.transpose(self.axes)
+
+    def backward(self, grad):
+        inverse = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inverse[a] = i
+        return grad.transpose(inverse)
+
+
+class GetItem(Function):
+    """``x[index]`` for any NumPy index. Backward scatters with ``add.at`` semantics so
+    repeated integer indices accumulate (on CuPy, ``scatter_add`` does the same)."""
+
+    def forward(self, x, index):
+        self.save_for_backward(x.shape, index)
+        return x[index]
+
+    def backward(self, grad):
+        shape, index = self.saved
+        out = self.xp.zeros(shape, dtype=grad.dtype)
+        backend.add_at(out, index, grad)
+        return out
+
+
+class Concatenate(Function):
+    def forward(self, *xs, axis=0):
+        ref = xs[0]
+        for x in xs[1:]:
+            if x.ndim != ref.ndim or any(
+                n != m for i, (n, m) in enumerate(zip(x.shape, ref.shape)) if i != axis % ref.ndim
+            ):
+                shapes = ", ".join(str(t.shape) for t in xs)
+                raise ValueError(f"concatenate: shapes {shapes} differ outside axis {axis}")
+        self.axis = axis
+        self.save_for_backward([x.shape[axis] for x in xs])
+        return self.xp.concatenate(xs, axis=axis)
+
+    def backward(self, grad):
+        (sizes,) = self.saved
+        bounds, total = [], 0
+        for n in sizes[:-1]:
+            total += n
+            bounds.append(total)
+        return tuple(self.xp.split(grad, bounds, axis=self.axis))

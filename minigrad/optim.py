@@ -1,0 +1,146 @@
+"""Optimizers: SGD with momentum and weight decay, and Adam.
+
+The learning rate may be a number or a function of training progress ``p`` in [0, 1]
+(the DANN paper anneals it as ``mu_p = mu_0 / (1 + alpha p) ** beta``). With a function,
+give ``total_steps``: step ``k`` (counting from 0) uses ``lr(k / total_steps)``. Updates
+are written in place on ``param.data`` with the array module of each parameter, so they
+run unchanged on CuPy.
+"""
+from __future__ import annotations
+
+from . import backend
+
+__all__ = ["Optimizer", "SGD", "Adam"]
+
+
+class Optimizer:
+    """Holds the parameter list, the step counter and the learning-rate rule."""
+
+    def __init__(self, params, lr, total_steps: int | None = None):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        if callable(lr):
+            if not total_steps or total_steps <= 0:
+                raise ValueError(f"{type(self).__name__}: a learning-rate function of progress "
+                                 f"needs total_steps > 0, got {total_steps!r}")
+        elif not (isinstance(lr, (int, float)) and lr > 0):
+            raise ValueError(f"{type(self).__name__}: lr must be a positive number or a "
+                             f"function of progress, got {lr!r}")
+        self.lr, self.total_steps, self.steps_done = lr, total_steps, 0
+
+    @property
+    def progress(self) -> float:
+        """Training progress p in [0, 1] used for the next step."""
+        if not self.total_steps:
+            return 0.0
+        return min(self.steps_done / self.total_steps, 1.0)
+
+    def current_lr(self) -> float:
+        """The learning rate the next ``step()`` will use."""
+        return float(self.lr(self.progress)) if callable(self.lr) else float(self.lr)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        lr = self.current_lr()
+        for i, p in enumerate(self.params):
+            if p.grad is not None:
+                self._update(i, p, p.grad, lr)
+        self.steps_done += 1
+
+    def _update(self, i, p, grad, lr):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- checkpoints: the state is a flat dict of arrays, ready for an .npz file
+    def state_dict(self) -> dict:
+        state = {"steps_done": backend.numpy_module.asarray(self.steps_done)}
+        for name, arrays in self._slots().items():
+            for i, a in enumerate(arrays):
+                if a is not None:
+                    state[f"{name}.{i}"] = backend.to_numpy(a).copy()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.steps_done = int(state["steps_done"])
+        for name, arrays in self._slots().items():
+            for i, p in enumerate(self.params):
+                key = f"{name}.{i}"
+                if key in state:
+                    arrays[i] = backend.to_device(backend.numpy_module.array(state[key], dtype=p.dtype),
+                                                  p.device)
+                else:
+                    arrays[i] = None
+
+    def _slots(self) -> dict:
+        return {}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with (classical) momentum and L2 weight decay.
+
+    ``v <- momentum * v + lr * (grad + weight_decay * w)``;  ``w <- w - v``.
+    This is the form Caffe uses (the DANN paper's framework): the learning rate is folded
+    into the velocity, so an annealed rate changes the step smoothly.
+    """
+
+    def __init__(self, params, lr=0.01, momentum: float = 0.0, weight_decay: float = 0.0,
+                 total_steps: int | None = None):
+        super().__init__(params, lr, total_steps)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
+        if weight_decay < 0:
+            raise ValueError(f"SGD: weight_decay must be >= 0, got {weight_decay}")
+        self.momentum, self.weight_decay = momentum, weight_decay
+        self.velocity = [None] * len(self.params)
+
+    def _update(self, i, p, grad, lr):
+        if self.weight_decay:
+            grad = grad + self.weight_decay * p.data
+        if self.momentum:
+            v = self.velocity[i]
+            if v is None:
+                v = self.velocity[i] = lr * grad
+            else:
+                v *= self.momentum
+                v += lr * grad
+            p.data -= v
+        else:
+            p.data -= lr * grad
+
+    def _slots(self) -> dict:
+        return {"velocity": self.velocity}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015) with bias correction and optional L2 weight decay."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, total_steps: int | None = None):
+        super().__init__(params, lr, total_steps)
+        self.beta1, self.beta2 = betas
+        self.eps, self.weight_decay = eps, weight_decay
+        self.m = [None] * len(self.params)
+        self.v = [None] * len(self.params)
+
+    def _update(self, i, p, grad, lr):
+        xp = backend.get_array_module(p.data)
+        if self.weight_decay:
+            grad = grad + self.weight_decay * p.data
+        if self.m[i] is None:
+            self.m[i] = xp.zeros_like(p.data)
+            self.v[i] = xp.zeros_like(p.data)
+        m, v = self.m[i], self.v[i]
+        m *= self.beta1
+        m += (1 - self.beta1) * grad
+        v *= self.beta2
+        v += (1 - self.beta2) * grad * grad
+        t = self.steps_done + 1
+        m_hat_scale = 1.0 / (1 - self.beta1 ** t)
+        v_hat_scale = 1.0 / (1 - self.beta2 ** t)
+        p.data -= lr * (m * m_hat_scale) / (xp.sqrt(v * v_hat_scale) + self.eps)
+
+    def _slots(self) -> dict:
+        return {"m": self.m, "v": self.v}

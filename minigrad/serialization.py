@@ -1,0 +1,58 @@
+"""Saving and loading model state as ``.npz``, atomically.
+
+The file is written under a temporary name in the target directory and renamed over the
+destination only when complete (``os.replace`` is atomic on POSIX and Windows), so a crash
+or Ctrl-C mid-save leaves either the old file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from . import backend
+
+np = backend.numpy_module
+
+__all__ = ["save_arrays", "load_arrays", "save_module", "load_module"]
+
+
+def save_arrays(arrays: dict, path) -> Path:
+    """Write a dict of name -> array (any device) to ``path`` (.npz) atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **{k: backend.to_numpy(v) for k, v in arrays.items()})
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def load_arrays(path) -> dict:
+    """Read every array of an ``.npz`` file into a dict (NumPy, CPU)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"load_arrays: no such file: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError) as e:
+        raise ValueError(f"load_arrays: {path} is not a readable .npz file ({e})") from e
+
+
+def save_module(module, path) -> Path:
+    """Save ``module.state_dict()`` to ``path`` atomically."""
+    return save_arrays(module.state_dict(), path)
+
+
+def load_module(module, path, strict: bool = True):
+    """Load parameters saved by :func:`save_module` into ``module`` (returns it)."""
+    module.load_state_dict(load_arrays(path), strict=strict)
+    return module
