@@ -1,0 +1,76 @@
+# %% [markdown]
+# # Chapter 3 - NumPy and CuPy, one code
+#
+# CuPy copies NumPy's interface on NVIDIA GPUs: `cupy.exp`, `cupy.zeros`, slicing, `@`...
+# So an op written against "the array module" runs on either device, provided it never
+# names `numpy` itself. minigrad keeps that knowledge in one module, `minigrad.backend`:
+#
+# * `get_array_module(*arrays)` returns `numpy` or `cupy` for the arrays (or tensors)
+#   given, and refuses to mix devices;
+# * `Tensor.to("cuda")` / `.to("cpu")` / `.numpy()` move data explicitly;
+# * CuPy is imported lazily, the first time someone asks for the GPU.
+#
+# Inside every op, `self.xp` is that module. This chapter shows the mechanism on whatever
+# machine runs it: with a GPU it compares both devices, without one it shows the errors
+# you get and why they are errors rather than silent copies.
+
+# %%
+import os
+
+import numpy as np
+
+import minigrad as mg
+from minigrad import backend
+
+QUICK = os.environ.get("CHAPTER_QUICK") == "1"
+
+# %%
+x = mg.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+print("array module of a CPU tensor:", backend.get_array_module(x).__name__)
+print("device:", x.device, " GPU available here:", mg.gpu_available())
+
+# %% [markdown]
+# ## The same op on both devices
+# One `Function`, no device-specific code: a GPU run must agree with the CPU run to
+# float32 round-off.
+
+# %%
+rng = np.random.default_rng(0)
+inputs = rng.standard_normal((64, 3, 28, 28)).astype(np.float32)
+net = mg.nn.Sequential(
+    mg.nn.Conv2d(3, 8, 5, rng=rng), mg.nn.MaxPool2d(2), mg.nn.ReLU(),
+    mg.nn.Flatten(), mg.nn.Linear(8 * 12 * 12, 10, rng=rng),
+)
+cpu_out = net(mg.Tensor(inputs)).data
+if mg.gpu_available():
+    gpu_out = net.to("cuda")(mg.Tensor(inputs).to("cuda")).numpy()
+    print("max |cpu - gpu| =", float(np.abs(cpu_out - gpu_out).max()))
+    net.to("cpu")
+else:
+    try:
+        mg.Tensor(inputs).to("cuda")
+    except mg.DeviceError as e:
+        print("asking for the GPU without one:\n ", e)
+
+# %% [markdown]
+# ## Why mixing devices is an error
+# Adding a CPU array to a GPU array would need a copy across the PCIe bus, which is slow
+# and easy to do by accident in a training loop. minigrad refuses and says what to do.
+# On a CPU-only machine we can still show the check itself: `get_array_module` looks at
+# every argument and raises if they disagree.
+
+# %%
+print("get_array_module(x, 2.0, None) ->", backend.get_array_module(x, 2.0, None).__name__)
+if mg.gpu_available():
+    try:
+        x + mg.tensor(np.ones(3, np.float32)).to("cuda")
+    except mg.DeviceError as e:
+        print("mixing devices:", e)
+
+# %% [markdown]
+# ## What must be written with care
+# Not everything in NumPy exists in CuPy, and random numbers differ between the two.
+# minigrad draws initial weights and dropout masks with a NumPy `Generator` on the CPU and
+# moves them, so a seed gives the same model on both devices; and the scatter-add needed
+# by the backward of indexing goes through `backend.add_at`, the one place that knows how
+# each library spells it.

@@ -1,0 +1,245 @@
+"""nn.Module bookkeeping, initialisation, optimizers and atomic serialization."""
+import os
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn, optim
+
+
+class TwoLayer(nn.Module):
+    def __init__(self, rng):
+        super().__init__()
+        self.hidden = nn.Linear(4, 8, rng=rng)
+        self.act = nn.ReLU()
+        self.out = nn.Linear(8, 3, rng=rng, init="glorot")
+
+    def forward(self, x):
+        return self.out(self.act(self.hidden(x)))
+
+
+# -- Module ------------------------------------------------------------------------------
+def test_parameters_are_ordered_by_definition():
+    m = TwoLayer(rng=0)
+    assert [n for n, _ in m.named_parameters()] == [
+        "hidden.weight", "hidden.bias", "out.weight", "out.bias"]
+    seq = nn.Sequential(nn.Linear(2, 3, rng=0), nn.ReLU(), nn.Linear(3, 1, rng=0))
+    assert [n for n, _ in seq.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert len(seq) == 3 and isinstance(seq[1], nn.ReLU)
+
+
+def test_shared_parameter_listed_once():
+    m = nn.Module()
+    m.a = nn.Linear(2, 2, rng=0)
+    m.b = m.a
+    assert len(m.parameters()) == 2
+
+
+def test_same_seed_same_model_and_different_seed_different():
+    a, b, c = TwoLayer(rng=1), TwoLayer(rng=1), TwoLayer(rng=2)
+    for (na, pa), (_, pb), (_, pc) in zip(a.named_parameters(), b.named_parameters(), c.named_parameters()):
+        assert np.array_equal(pa.data, pb.data), na
+        assert pa.dtype == np.float32
+        if na.endswith("weight"):
+            assert not np.array_equal(pa.data, pc.data)
+
+
+def test_init_scales():
+    w = nn.he_normal((400, 500), fan_in=500, rng=0)
+    assert abs(w.std() - np.sqrt(2 / 500)) < 0.002
+    g = nn.glorot_uniform((400, 500), 500, 400, rng=0)
+    a = np.sqrt(6 / 900)
+    assert g.max() <= a and g.min() >= -a and abs(g.std() - a / np.sqrt(3)) < 0.002
+    with pytest.raises(ValueError, match="unknown init"):
+        nn.Linear(2, 2, init="xavier-ish")
+
+
+def test_train_eval_switches_every_submodule_and_dropout():
+    m = nn.Sequential(nn.Linear(5, 5, rng=0), nn.Dropout(0.5, rng=0))
+    x = mg.tensor(np.ones((4, 5), np.float32))
+    m.eval()
+    assert all(not sub.training for _, sub in m.named_modules())
+    assert np.array_equal(m(x).data, m[0](x).data)  # dropout is the identity in eval
+    m.train()
+    y = m(x).data
+    base = m[0](x).data
+    kept = y != 0
+    assert 0 < kept.mean() < 1
+    np.testing.assert_allclose(y[kept], 2 * base[kept], rtol=1e-6)
+
+
+def test_zero_grad_and_state_dict_roundtrip():
+    m = TwoLayer(rng=0)
+    x = mg.tensor(np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32))
+    m(x).sum().backward()
+    assert all(p.grad is not None for p in m.parameters())
+    m.zero_grad()
+    assert all(p.grad is None for p in m.parameters())
+    state = m.state_dict()
+    other = TwoLayer(rng=5)
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(other(x).data, m(x).data)
+    state["hidden.weight"][...] = 0  # the state is a copy, not a view of the model
+    assert np.abs(m.hidden.weight.data).sum() > 0
+
+
+def test_load_state_dict_errors():
+    m = TwoLayer(rng=0)
+    state = m.state_dict()
+    bad = dict(state, **{"hidden.weight": np.zeros((3, 3), np.float32)})
+    with pytest.raises(ValueError, match=r"hidden.weight has shape \(3, 3\).*\(8, 4\)"):
+        m.load_state_dict(bad)
+    missing = {k: v for k, v in state.items() if k != "out.bias"}
+    with pytest.raises(KeyError, match="missing keys.*out.bias"):
+        m.load_state_dict(missing)
+    m.load_state_dict(missing, strict=False)  # allowed when asked
+
+
+def test_linear_layer_shape_error_names_layer_and_shapes():
+    with pytest.raises(ValueError, match=r"Linear\(4, 8\).*\(N, 4\).*\(2, 5\)"):
+        nn.Linear(4, 8, rng=0)(mg.tensor(np.zeros((2, 5), np.float32)))
+
+
+def test_module_without_super_init_is_a_clear_error():
+    class Broken(nn.Module):
+        def __init__(self):
+            self.w = 1
+
+    with pytest.raises(RuntimeError, match="super"):
+        Broken()
+
+
+# -- optimizers --------------------------------------------------------------------------
+def _quadratic_param(values):
+    return nn.Parameter(np.array(values, dtype=np.float32))
+
+
+def test_sgd_momentum_matches_the_written_out_rule():
+    p = _quadratic_param([1.0, -2.0, 3.0])
+    opt = optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.01)
+    w = p.data.astype(np.float64).copy()
+    v = np.zeros_like(w)
+    for _ in range(5):
+        opt.zero_grad()
+        (p * p).sum().backward()          # grad = 2 w
+        g = 2 * w + 0.01 * w
+        v = 0.9 * v + 0.1 * g
+        w = w - v
+        opt.step()
+    np.testing.assert_allclose(p.data, w, rtol=1e-5)
+    assert p.data.dtype == np.float32
+
+
+def test_sgd_learning_rate_as_a_function_of_progress():
+    seen = []
+    p = _quadratic_param([1.0])
+
+    def lr(progress):
+        seen.append(progress)
+        return 0.01 / (1 + 10 * progress) ** 0.75
+
+    opt = optim.SGD([p], lr=lr, momentum=0.0, total_steps=4)
+    for _ in range(4):
+        p.grad = np.ones(1, np.float32)
+        opt.step()
+    assert seen == [0.0, 0.25, 0.5, 0.75]
+    assert opt.progress == 1.0
+    with pytest.raises(ValueError, match="total_steps"):
+        optim.SGD([p], lr=lr)
+
+
+def test_adam_matches_reference_formula():
+    p = _quadratic_param([0.5, -1.5])
+    opt = optim.Adam([p], lr=0.01)
+    w = p.data.astype(np.float64).copy()
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+    for t in range(1, 6):
+        opt.zero_grad()
+        (p * p).sum().backward()
+        g = 2 * w
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        w = w - 0.01 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        opt.step()
+    np.testing.assert_allclose(p.data, w, rtol=1e-5)
+
+
+def test_adam_against_torch_when_available():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal(6).astype(np.float32)
+    p = nn.Parameter(w0.copy())
+    tp = torch.tensor(w0.copy(), requires_grad=True)
+    opt = optim.Adam([p], lr=0.05, weight_decay=0.01)
+    topt = torch.optim.Adam([tp], lr=0.05, weight_decay=0.01)
+    for _ in range(10):
+        opt.zero_grad(); topt.zero_grad()
+        ((p * p * p).sum()).backward()
+        (tp ** 3).sum().backward()
+        opt.step(); topt.step()
+    np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_optimizer_state_dict_roundtrip_resumes_identically():
+    def run(steps, resume_at=None):
+        p = _quadratic_param([1.0, 2.0])
+        opt = optim.SGD([p], lr=0.1, momentum=0.9)
+        for k in range(steps):
+            if resume_at is not None and k == resume_at:
+                state, data = opt.state_dict(), p.data.copy()
+                p = _quadratic_param([0.0, 0.0])
+                p.data = data
+                opt = optim.SGD([p], lr=0.1, momentum=0.9)
+                opt.load_state_dict(state)
+            opt.zero_grad()
+            (p * p).sum().backward()
+            opt.step()
+        return p.data
+
+    np.testing.assert_array_equal(run(8), run(8, resume_at=3))
+
+
+def test_optimizer_argument_errors():
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.SGD([], lr=0.1)
+    p = _quadratic_param([1.0])
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        optim.SGD([p], lr=-1)
+    with pytest.raises(ValueError, match="momentum"):
+        optim.SGD([p], lr=0.1, momentum=1.5)
+
+
+# -- serialization -----------------------------------------------------------------------
+def test_save_and_load_module(tmp_path):
+    m = TwoLayer(rng=3)
+    path = mg.save_module(m, tmp_path / "model.npz")
+    other = mg.load_module(TwoLayer(rng=4), path)
+    for (_, a), (_, b) in zip(m.named_parameters(), other.named_parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    assert os.listdir(tmp_path) == ["model.npz"]
+
+
+def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    mg.save_arrays({"w": np.arange(3.0)}, path)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # as if Ctrl-C arrived mid-write
+
+    monkeypatch.setattr(mg.serialization.np, "savez", crash)
+    with pytest.raises(KeyboardInterrupt):
+        mg.save_arrays({"w": np.zeros(3)}, path)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(mg.load_arrays(path)["w"], np.arange(3.0))
+    assert os.listdir(tmp_path) == ["model.npz"]  # no temporary file left behind
+
+
+def test_load_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothere.npz"):
+        mg.load_arrays(tmp_path / "nothere.npz")
+    bad = tmp_path / "garbage.npz"
+    bad.write_bytes(b"not a zip file at all")
+    with pytest.raises(ValueError, match="garbage.npz"):
+        mg.load_arrays(bad)
