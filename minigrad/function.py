@@ -27,7 +27,7 @@ from __future__ import annotations
 from . import backend
 from .tensor import Tensor, is_grad_enabled
 
-__all__ = ["Function", "sum_to_shape"]
+__all__ = ["Function", "sum_to_shape", "broadcast_shapes"]
 
 
 class Function:
@@ -105,16 +105,25 @@ def _as_tensors(op: str, inputs) -> tuple:
     for a in inputs:
         if isinstance(a, Tensor):
             out.append(a)
-        elif hasattr(a, "shape") and hasattr(a, "dtype"):
-            out.append(Tensor(a))
-        elif isinstance(a, (int, float)):
-            if ref is None:
-                raise TypeError(f"{op}: needs at least one Tensor input, got only scalars {inputs!r}")
+        elif ref is not None and _is_real_scalar(a):
+            # Python and NumPy scalars alike (np.float64 is a float): the tensor's dtype
             xp = backend.get_array_module(ref)
             out.append(Tensor(xp.asarray(a, dtype=ref.data.dtype)))
+        elif hasattr(a, "shape") and hasattr(a, "dtype"):
+            out.append(Tensor(a))
+        elif _is_real_scalar(a):
+            raise TypeError(f"{op}: a Python scalar takes its dtype from a floating Tensor input, "
+                            f"and there is none among {inputs!r}")
         else:
             raise TypeError(f"{op}: cannot use an input of type {type(a).__name__}")
     return tuple(out)
+
+
+def _is_real_scalar(a) -> bool:
+    """A Python or NumPy real number (not an array, not even a 0-d one)."""
+    if isinstance(a, (int, float)):
+        return True
+    return isinstance(a, backend.numpy_module.generic) and a.dtype.kind in "biuf"
 
 
 def _float_dtype(tensors):
@@ -130,6 +139,17 @@ def _check_float_dtypes(op: str, tensors) -> None:
         names = ", ".join(sorted(str(k) for k in kinds))
         raise TypeError(f"{op}: inputs have different float dtypes ({names}); "
                         "convert explicitly with .astype(...) - minigrad never upcasts silently")
+
+
+def broadcast_shapes(op: str, *shapes) -> tuple:
+    """The shape that NumPy broadcasting makes of ``shapes``; a ValueError naming ``op``
+    and every shape when they do not broadcast."""
+    try:
+        return backend.numpy_module.broadcast_shapes(*shapes)
+    except ValueError:
+        listed = " and ".join(str(tuple(s)) for s in shapes)
+        raise ValueError(f"{op}: shapes {listed} cannot be broadcast together (each trailing "
+                         "axis must match or be 1)") from None
 
 
 def sum_to_shape(grad, shape):

@@ -47,8 +47,10 @@ def numerical_gradient(fn, inputs, v, eps: float = 1e-6) -> list:
         if not (isinstance(t, Tensor) and t.requires_grad):
             grads.append(None)
             continue
-        xp = backend.get_array_module(t)
-        t.data = xp.ascontiguousarray(t.data)
+        if not t.data.flags.c_contiguous:
+            # a C-ordered copy, so that reshape(-1) below is a view. (Not ascontiguousarray:
+            # it turns a 0-d array into shape (1,), changing the input's shape.)
+            t.data = t.data.copy()
         flat = t.data.reshape(-1)  # a view: writing to it perturbs t in place
         g = np.zeros(t.size, dtype=np.float64)
         for i in range(t.size):

@@ -69,8 +69,13 @@ class Tensor:
         if not hasattr(data, "shape") or not hasattr(data, "dtype"):
             xp = backend.numpy_module
             data = xp.asarray(data, dtype=dtype or xp.float32)
-        elif dtype is not None and data.dtype != dtype:
-            data = data.astype(dtype)
+        else:
+            if isinstance(data, backend.numpy_module.generic):
+                # a NumPy scalar (what x.sum() or x[0, 0] return) is immutable and has no
+                # view: keep a 0-d array instead, so in-place updates and gradcheck work on it
+                data = backend.numpy_module.asarray(data)
+            if dtype is not None and data.dtype != dtype:
+                data = data.astype(dtype)
         if requires_grad and data.dtype.kind != "f":
             raise TypeError(f"only floating tensors can require gradients, got dtype {data.dtype}")
         self.data = data
@@ -136,6 +141,8 @@ class Tensor:
         return Tensor(self.data, requires_grad=False, name=self.name)
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(f"only floating tensors can require gradients, got dtype {self.dtype}")
         self.requires_grad = bool(flag)
         return self
 
@@ -158,7 +165,7 @@ class Tensor:
                     f"has shape {self.shape}; pass grad= of that shape or reduce it first (e.g. .sum())")
             grad = xp.ones_like(self.data)
         else:
-            grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=self.dtype)
+            grad = xp.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape}, tensor has shape {self.shape}")
 
@@ -169,7 +176,9 @@ class Tensor:
                 continue
             ctx = t._ctx
             if ctx is None:  # a leaf: keep the gradient
-                t.grad = g if t.grad is None else t.grad + g
+                # copy the first one: g may be shared (x + y hands the same array to both
+                # inputs, and the caller's grad= array flows down unchanged through views)
+                t.grad = g.copy() if t.grad is None else t.grad + g
                 continue
             if ctx.inputs is None:
                 raise RuntimeError(

@@ -110,6 +110,9 @@ def dropout(x, p: float, training: bool, rng) -> Tensor:
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
     if not training or p == 0.0:
         return x
+    if not hasattr(rng, "random"):
+        raise TypeError(f"dropout: rng must be a numpy.random.Generator (e.g. "
+                        f"numpy.random.default_rng(seed)), got {type(rng).__name__}")
     return Dropout.apply(x, p=p, rng=rng)
 
 
@@ -146,6 +149,10 @@ def transpose(x, *axes) -> Tensor:
 
 def flatten(x, start_dim: int = 1) -> Tensor:
     """Merge all axes from ``start_dim`` on into one (by default: keep the batch axis)."""
+    ndim = len(x.shape) or 1  # a 0-d tensor flattens to shape (1,), as in NumPy
+    if not -ndim <= start_dim < ndim:
+        raise ValueError(f"flatten: start_dim {start_dim} is out of range for a tensor of "
+                         f"shape {tuple(x.shape)}")
     shape = x.shape[:start_dim] + (-1,)
     return reshape(x, shape)
 

@@ -5,11 +5,12 @@ shape (``sum_to_shape``). Each derivative is one line, as in a table of calculus
 """
 from __future__ import annotations
 
-from ..function import Function, sum_to_shape
+from ..function import Function, broadcast_shapes, sum_to_shape
 
 
 class Add(Function):
     def forward(self, a, b):
+        broadcast_shapes("add", a.shape, b.shape)
         self.save_for_backward(a.shape, b.shape)
         return a + b
 
@@ -20,6 +21,7 @@ class Add(Function):
 
 class Sub(Function):
     def forward(self, a, b):
+        broadcast_shapes("sub", a.shape, b.shape)
         self.save_for_backward(a.shape, b.shape)
         return a - b
 
@@ -31,6 +33,7 @@ class Sub(Function):
 
 class Mul(Function):
     def forward(self, a, b):
+        broadcast_shapes("mul", a.shape, b.shape)
         self.save_for_backward(a, b)
         return a * b
 
@@ -43,6 +46,7 @@ class Mul(Function):
 
 class Div(Function):
     def forward(self, a, b):
+        broadcast_shapes("div", a.shape, b.shape)
         self.save_for_backward(a, b)
         return a / b
 
@@ -70,6 +74,8 @@ class Pow(Function):
 
     def backward(self, grad):
         a, c = self.saved
+        if c == 0:  # d/da a**0 = 0, also at a = 0 (where c * a**(c-1) would be 0 * inf)
+            return self.xp.zeros_like(a)
         return grad * a.dtype.type(c) * a ** a.dtype.type(c - 1)
 
 

@@ -1,7 +1,7 @@
 """Matrix products: ``matmul`` and the fully connected layer ``linear``."""
 from __future__ import annotations
 
-from ..function import Function, sum_to_shape
+from ..function import Function, broadcast_shapes, sum_to_shape
 
 
 class MatMul(Function):
@@ -14,6 +14,11 @@ class MatMul(Function):
         if a.ndim == 1 or b.ndim == 1:
             raise ValueError(f"matmul: 1-D operands are not supported (shapes {a.shape}, {b.shape}); "
                              "reshape to a matrix")
+        try:
+            broadcast_shapes("matmul", a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: the batch axes of shapes {a.shape} and {b.shape} cannot be "
+                             f"broadcast together ({a.shape[:-2]} vs {b.shape[:-2]})") from None
         self.save_for_backward(a, b)
         return a @ b
 

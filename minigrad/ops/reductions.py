@@ -1,14 +1,24 @@
 """Reductions over axes: sum, mean, max (with ``keepdims``)."""
 from __future__ import annotations
 
+import operator
+
 from ..function import Function
 
 
-def _normalize_axes(axis, ndim):
+def _normalize_axes(op, axis, ndim):
+    """``axis`` (None, an int or a sequence of ints) as sorted non-negative axes; an axis
+    outside [-ndim, ndim) or a repeated one is an error, never silently wrapped."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    return tuple(sorted(a % ndim for a in axes))
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    for a in axes:
+        if not -ndim <= operator.index(a) < ndim:
+            raise ValueError(f"{op}: axis {a} is out of range for an array of {ndim} dimension(s)")
+    normalized = tuple(sorted(a % ndim for a in axes))
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"{op}: axis {axis!r} names the same axis twice")
+    return normalized
 
 
 def _expand(grad, axes, keepdims):
@@ -22,7 +32,7 @@ def _expand(grad, axes, keepdims):
 
 class Sum(Function):
     def forward(self, x, axis=None, keepdims=False):
-        self.axes = _normalize_axes(axis, x.ndim)
+        self.axes = _normalize_axes("sum", axis, x.ndim)
         self.keepdims = keepdims
         self.save_for_backward(x.shape)
         return x.sum(axis=self.axes, keepdims=keepdims)
@@ -34,7 +44,7 @@ class Sum(Function):
 
 class Mean(Function):
     def forward(self, x, axis=None, keepdims=False):
-        self.axes = _normalize_axes(axis, x.ndim)
+        self.axes = _normalize_axes("mean", axis, x.ndim)
         self.keepdims = keepdims
         count = 1
         for a in self.axes:
@@ -53,7 +63,7 @@ class Max(Function):
     the numerical and analytical gradients equal when ties are exact)."""
 
     def forward(self, x, axis=None, keepdims=False):
-        self.axes = _normalize_axes(axis, x.ndim)
+        self.axes = _normalize_axes("max", axis, x.ndim)
         self.keepdims = keepdims
         y = x.max(axis=self.axes, keepdims=True)
         mask = (x == y).astype(x.dtype)

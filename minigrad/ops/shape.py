@@ -24,7 +24,8 @@ class Transpose(Function):
     def forward(self, x, axes=None):
         if axes is None:
             axes = tuple(reversed(range(x.ndim)))
-        if sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
+        if len(axes) != x.ndim or any(not -x.ndim <= a < x.ndim for a in axes) or \
+                sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
             raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the "
                              f"{x.ndim} axes of an array of shape {x.shape}")
         self.axes = tuple(a % x.ndim for a in axes)
@@ -55,6 +56,9 @@ class GetItem(Function):
 class Concatenate(Function):
     def forward(self, *xs, axis=0):
         ref = xs[0]
+        if not -ref.ndim <= axis < ref.ndim:
+            raise ValueError(f"concatenate: axis {axis} is out of range for arrays of "
+                             f"{ref.ndim} dimension(s) (shape {ref.shape})")
         for x in xs[1:]:
             if x.ndim != ref.ndim or any(
                 n != m for i, (n, m) in enumerate(zip(x.shape, ref.shape)) if i != axis % ref.ndim

@@ -1,0 +1,388 @@
+"""Time one DANN training step on the paper's MNIST network: minigrad against PyTorch.
+
+The step (Ganin & Lempitsky 2015, MNIST -> MNIST-M architecture), float32:
+
+* a batch of 128 images 3x28x28 (64 "source" + 64 "target");
+* feature extractor: conv 5x5x32 -> maxpool 2x2/2 -> ReLU -> conv 5x5x48 -> maxpool 2x2/2
+  -> ReLU -> flatten (48*4*4 = 768 features). The paper writes ReLU before max-pooling;
+  max-pooling first gives the same values and gradients (ReLU is monotone and commutes
+  with max) on a 4x smaller tensor, so both frameworks here pool first;
+* label head fc100-ReLU-fc100-ReLU-fc10 with cross-entropy on the 64 source images;
+* domain head fc100-ReLU-fc1 with the logistic loss on all 128 images, behind a gradient
+  reversal layer (identity forward, -lambda * grad backward);
+* one backward pass, one SGD step with momentum 0.9.
+
+Each measurement runs in a fresh subprocess (one per framework and thread count), and the
+frameworks alternate A B A B ... as ``shared/BENCHMARKING.md`` advises, because other
+processes on the machine make single timings unreliable. Each process warms up, times
+``--steps`` steps and reports the median; this script prints the median over rounds, the
+ratio, and each process's peak resident memory (``ru_maxrss``) minus its resident memory
+just before the first step.
+
+The child processes run with the thread count set through the environment (before NumPy
+or PyTorch is imported) and, by default, with glibc's allocator told to keep freed memory
+instead of returning it to the OS (``--allocator tuned``): without it, the large arrays
+freed every step are unmapped and page-faulted back in, and timings swing widely.
+
+Usage::
+
+    python benchmarks/bench_dann_step.py                      # 2 and 1 threads, cpu
+    python benchmarks/bench_dann_step.py --threads 2 --rounds 5 --steps 30
+    python benchmarks/bench_dann_step.py --profile            # minigrad time per op
+    python benchmarks/bench_dann_step.py --device cuda        # minigrad on CuPy
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+TUNED_GLIBC = "glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_threshold=1073741824"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+N_SRC, N_TGT, N_CLASSES = 64, 64, 10
+LAMBDA, LR, MOMENTUM = 0.5, 0.01, 0.9
+
+
+# -- the data (identical for both frameworks) ------------------------------------------------------
+def make_batch(np):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N_SRC + N_TGT, 3, 28, 28)).astype(np.float32)
+    y = rng.integers(0, N_CLASSES, N_SRC)
+    d = np.concatenate([np.zeros((N_SRC, 1)), np.ones((N_TGT, 1))]).astype(np.float32)
+    return x, y, d
+
+
+# -- minigrad ---------------------------------------------------------------------------------------
+def minigrad_step_fn(device: str):
+    import numpy as np
+
+    sys.path.insert(0, ROOT)
+    import minigrad as mg
+    from minigrad import Function, nn, ops, optim
+
+    class GradReverse(Function):
+        """Identity forward; backward multiplies the gradient by -lambda."""
+
+        def forward(self, x, lam):
+            self.lam = lam
+            return x
+
+        def backward(self, grad):
+            return grad * grad.dtype.type(-self.lam)
+
+    rng = np.random.default_rng(0)
+    features = nn.Sequential(
+        nn.Conv2d(3, 32, 5, rng=rng), nn.MaxPool2d(2), nn.ReLU(),
+        nn.Conv2d(32, 48, 5, rng=rng), nn.MaxPool2d(2), nn.ReLU(),
+        nn.Flatten())
+    label = nn.Sequential(nn.Linear(768, 100, rng=rng), nn.ReLU(), nn.Linear(100, 100, rng=rng),
+                          nn.ReLU(), nn.Linear(100, N_CLASSES, rng=rng))
+    domain = nn.Sequential(nn.Linear(768, 100, rng=rng), nn.ReLU(), nn.Linear(100, 1, rng=rng))
+    modules = (features, label, domain)
+    for m in modules:
+        m.to(device)
+    params = [p for m in modules for p in m.parameters()]
+    opt = optim.SGD(params, lr=LR, momentum=MOMENTUM)
+
+    x, y, d = make_batch(np)
+    x = mg.Tensor(x).to(device)
+    d = mg.Tensor(d).to(device)
+    y = mg.backend.to_device(y, device)
+
+    sync = (lambda: None)
+    if device == "cuda":
+        cp = mg.backend.cupy_or_raise()
+        sync = cp.cuda.Device().synchronize
+
+    def step():
+        opt.zero_grad()
+        f = features(x)
+        loss = (ops.cross_entropy(label(f[:N_SRC]), y)
+                + ops.binary_cross_entropy_with_logits(domain(GradReverse.apply(f, lam=LAMBDA)), d))
+        loss.backward()
+        opt.step()
+        sync()
+        return loss
+
+    return step, opt
+
+
+# -- PyTorch ----------------------------------------------------------------------------------------
+def torch_step_fn(device: str, threads: int):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+
+    class GradReverse(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, lam):
+            ctx.lam = lam
+            return x.view_as(x)
+
+        @staticmethod
+        def backward(ctx, grad):
+            return -ctx.lam * grad, None
+
+    features = nn.Sequential(
+        nn.Conv2d(3, 32, 5), nn.MaxPool2d(2), nn.ReLU(),
+        nn.Conv2d(32, 48, 5), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten())
+    label = nn.Sequential(nn.Linear(768, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(),
+                          nn.Linear(100, N_CLASSES))
+    domain = nn.Sequential(nn.Linear(768, 100), nn.ReLU(), nn.Linear(100, 1))
+    modules = nn.ModuleList([features, label, domain]).to(device)
+    opt = torch.optim.SGD(modules.parameters(), lr=LR, momentum=MOMENTUM)
+
+    x, y, d = (torch.from_numpy(a).to(device) for a in make_batch(np))
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        f = features(x)
+        loss = (F.cross_entropy(label(f[:N_SRC]), y)
+                + F.binary_cross_entropy_with_logits(domain(GradReverse.apply(f, LAMBDA)), d))
+        loss.backward()
+        opt.step()
+        sync()
+        return loss
+
+    return step, opt
+
+
+# -- profiling (minigrad only): time spent in each op's forward and backward ------------------------
+def install_op_timers(device):
+    """Wrap every Function subclass's forward/backward with a timer (synchronising the GPU
+    around each so the figures are per op). Returns the dict that accumulates seconds."""
+    sys.path.insert(0, ROOT)
+    import minigrad as mg
+    from minigrad.function import Function
+
+    totals = {}
+    sync = (lambda: None)
+    if device == "cuda":
+        sync = mg.backend.cupy_or_raise().cuda.Device().synchronize
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    def wrap(cls, method):
+        original = getattr(cls, method)
+        key = f"{cls.__name__}.{method}"
+
+        def timed(self, *args, **kwargs):
+            sync()
+            start = time.perf_counter()
+            result = original(self, *args, **kwargs)
+            sync()
+            totals[key] = totals.get(key, 0.0) + time.perf_counter() - start
+            return result
+
+        setattr(cls, method, timed)
+
+    for cls in set(subclasses(Function)):
+        for method in ("forward", "backward"):
+            if method in cls.__dict__:
+                wrap(cls, method)
+
+    import minigrad.optim as optim_mod
+    original_step = optim_mod.SGD.step
+
+    def timed_step(self):
+        sync()
+        start = time.perf_counter()
+        original_step(self)
+        sync()
+        totals["SGD.step"] = totals.get("SGD.step", 0.0) + time.perf_counter() - start
+
+    optim_mod.SGD.step = timed_step
+    return totals
+
+
+# -- how busy the rest of the machine was --------------------------------------------------------
+def _machine_busy_seconds():
+    """CPU seconds all processes have spent busy since boot (Linux /proc/stat), or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds():
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)  # all threads of this process
+    return r.ru_utime + r.ru_stime
+
+
+# -- one worker process: build, warm up, time ------------------------------------------------------
+def worker(args) -> None:
+    import resource
+
+    totals = install_op_timers(args.device) if args.profile else None
+    if args.framework == "minigrad":
+        step, _ = minigrad_step_fn(args.device)
+    else:
+        step, _ = torch_step_fn(args.device, args.threads)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(args.warmup):
+        step()
+    if totals is not None:
+        totals.clear()
+    times = []
+    busy0, own0, wall0 = _machine_busy_seconds(), _own_cpu_seconds(), time.perf_counter()
+    for _ in range(args.steps):
+        start = time.perf_counter()
+        loss = step()
+        times.append(time.perf_counter() - start)
+    busy1, own1, wall1 = _machine_busy_seconds(), _own_cpu_seconds(), time.perf_counter()
+    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # CPU time the *other* processes used while we were timing, in cores on average
+    other = None if busy0 is None else max(0.0, ((busy1 - busy0) - (own1 - own0)) / (wall1 - wall0))
+    result = {
+        "framework": args.framework,
+        "median_ms": 1e3 * statistics.median(times),
+        "min_ms": 1e3 * min(times),
+        "loss": float(loss.item()),
+        "peak_rss_mb": rss_peak / 1024,
+        "step_rss_mb": (rss_peak - rss_before) / 1024,
+        "other_load": other,
+    }
+    if totals is not None:
+        result["profile_ms"] = {k: 1e3 * v / args.steps for k, v in totals.items()}
+    print("RESULT " + json.dumps(result))
+
+
+def run_child(framework, threads, args) -> dict:
+    """Run one worker; rerun it (up to ``--retries`` times, after a pause) while other
+    processes kept more than ``--max-other-load`` cores busy during its timed steps."""
+    for attempt in range(args.retries + 1):
+        result = _run_child_once(framework, threads, args)
+        load = result.get("other_load")
+        result["attempts"] = attempt + 1
+        if load is None or load <= args.max_other_load:
+            return result
+        if attempt < args.retries:
+            time.sleep(args.retry_pause)
+    result["contended"] = True
+    return result
+
+
+def _run_child_once(framework, threads, args) -> dict:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
+        env[var] = str(threads)
+    if args.allocator == "tuned":
+        env["GLIBC_TUNABLES"] = TUNED_GLIBC
+    else:
+        env.pop("GLIBC_TUNABLES", None)
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework,
+           "--threads", str(threads), "--steps", str(args.steps), "--warmup", str(args.warmup),
+           "--device", args.device] + (["--profile"] if args.profile else [])
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"{framework} worker failed:\n{proc.stdout}\n{proc.stderr}")
+
+
+def _describe(res) -> str:
+    load = res.get("other_load")
+    mark = "*" if res.get("contended") else ""
+    return f"{res['median_ms']:.1f}{mark}" + (f" [other load {load:.2f}]" if load is not None else "")
+
+
+def torch_available() -> bool:
+    try:
+        import importlib.util
+        return importlib.util.find_spec("torch") is not None
+    except Exception:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", default="2,1",
+                        help="comma-separated thread counts to measure (default: 2,1)")
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per process")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps per process first")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="A/B rounds (fresh processes) per thread count")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--allocator", choices=("tuned", "default"), default="tuned",
+                        help="glibc malloc settings for the child processes (see module docstring)")
+    parser.add_argument("--no-torch", action="store_true", help="time minigrad only")
+    parser.add_argument("--max-other-load", type=float, default=0.1,
+                        help="rerun a process if other processes used more than this many "
+                             "cores (on average) during its timed steps (default 0.1)")
+    parser.add_argument("--retries", type=int, default=4, help="reruns of a contended process")
+    parser.add_argument("--retry-pause", type=float, default=10.0, help="seconds before a rerun")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print where minigrad's step time goes, per op")
+    parser.add_argument("--worker", choices=("minigrad", "torch"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        args.framework = args.worker
+        args.threads = int(args.threads)
+        worker(args)
+        return
+
+    frameworks = ["minigrad"] + ([] if args.no_torch or not torch_available() else ["torch"])
+    print(f"DANN MNIST step: batch {N_SRC}+{N_TGT} x 3x28x28 float32, device {args.device}, "
+          f"{args.steps} timed steps after {args.warmup} warm-up, {args.rounds} rounds")
+    print(f"allocator: {args.allocator}"
+          + (f" (GLIBC_TUNABLES={TUNED_GLIBC})" if args.allocator == "tuned" else " (glibc defaults)"))
+    if len(frameworks) == 1:
+        print("PyTorch not importable (or --no-torch): timing minigrad only")
+
+    for threads in (int(t) for t in args.threads.split(",")):
+        runs = {fw: [] for fw in frameworks}
+        for r in range(args.rounds):
+            order = frameworks if r % 2 == 0 else frameworks[::-1]  # A B, B A, ...
+            for fw in order:
+                runs[fw].append(run_child(fw, threads, args))
+        print(f"\n== {threads} thread(s) ==")
+        med = {}
+        for fw in frameworks:
+            ms = [res["median_ms"] for res in runs[fw]]
+            med[fw] = statistics.median(ms)
+            peak = max(res["peak_rss_mb"] for res in runs[fw])
+            step_mem = max(res["step_rss_mb"] for res in runs[fw])
+            print(f"{fw:9s} {med[fw]:7.1f} ms/step  (median of process medians; per process: "
+                  f"{', '.join(_describe(res) for res in runs[fw])})")
+            print(f"{'':9s} peak RSS {peak:.0f} MB (+{step_mem:.0f} MB during the steps)  "
+                  f"final loss {runs[fw][-1]['loss']:.4f}")
+        contended = sum(res.get("contended", False) for fw in frameworks for res in runs[fw])
+        if contended:
+            print(f"WARNING: {contended} process(es) ran while other processes kept more than "
+                  f"{args.max_other_load} cores busy (marked *): treat these figures with care")
+        if "torch" in med:
+            print(f"ratio minigrad / torch: {med['minigrad'] / med['torch']:.2f}x")
+        if args.profile:
+            profiles = [res["profile_ms"] for res in runs["minigrad"]]
+            keys = sorted(profiles[0], key=lambda k: -statistics.median(p.get(k, 0) for p in profiles))
+            total = 0.0
+            print("minigrad time per step by op (median over processes, ms; profiling adds overhead):")
+            for k in keys:
+                v = statistics.median(p.get(k, 0.0) for p in profiles)
+                total += v
+                print(f"  {k:28s} {v:7.2f}")
+            print(f"  {'sum of ops':28s} {total:7.2f}")
+
+
+if __name__ == "__main__":
+    main()

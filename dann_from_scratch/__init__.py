@@ -1,0 +1,1 @@
+"""Reproduction of Ganin & Lempitsky (2015), Unsupervised Domain Adaptation by Backpropagation (DANN)."""

@@ -1,0 +1,150 @@
+"""Saving and resuming a training run, so that a resumed run is *bit-for-bit* the run that
+was interrupted.
+
+A checkpoint is one ``.npz`` file written atomically by :func:`minigrad.save_arrays` (a
+temporary file renamed over the old one, so a crash mid-save never leaves half a file). It
+holds everything the next step depends on:
+
+==========================  ===================================================================
+``model/<name>``            every parameter of the model (G_f, G_y, G_d)
+``updater/<key>``           the optimizer state: momentum velocities and the step counter
+``input_mean``              the mean subtracted from every input (computed once, at the start)
+``sampler/<stream>/perm``   the current shuffled order of each data stream of the batch sampler
+``meta``                    one JSON string: format version, step counter, the config, the
+                            sampler's position in each stream and its ``bit_generator.state``,
+                            the states of random generators inside the model (dropout masks),
+                            the trainer kind and the history logged so far
+==========================  ===================================================================
+
+:func:`dann_from_scratch.trainers.train` writes checkpoints (``checkpoint_path=``,
+``checkpoint_every=``, and on Ctrl-C) and reads them (``resume_from=``); this module only
+knows how to put those pieces in a file and take them out again.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import minigrad
+from minigrad import nn
+
+__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "module_rng_states",
+           "restore_module_rngs", "load_model", "CheckpointError"]
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is unreadable or does not fit the run that tries to resume from it."""
+
+
+@dataclass
+class Checkpoint:
+    """The state of a run after ``step`` completed steps (all arrays NumPy, on the CPU)."""
+
+    step: int
+    config: dict
+    model_state: dict
+    updater_state: dict
+    sampler_state: dict          # {"rng": bit_generator.state, "streams": {name: {"perm", "pos"}}}
+    module_rngs: dict = field(default_factory=dict)
+    input_mean: np.ndarray | None = None
+    history: dict = field(default_factory=dict)
+    trainer: str = "grl"
+
+
+# -- random generators living inside a model (dropout) ---------------------------------------------
+def module_rng_states(model: nn.Module) -> dict:
+    """``{"<module path>.<attribute>": bit_generator.state}`` for every numpy Generator held by a
+    sub-module (e.g. the mask generator of each Dropout layer)."""
+    states = {}
+    for mod_name, mod in model.named_modules():
+        for attr, value in vars(mod).items():
+            if isinstance(value, np.random.Generator):
+                states[f"{mod_name}.{attr}" if mod_name else attr] = value.bit_generator.state
+    return states
+
+
+def restore_module_rngs(model: nn.Module, states: dict) -> None:
+    """Put back the generator states recorded by :func:`module_rng_states`."""
+    current = {}
+    for mod_name, mod in model.named_modules():
+        for attr, value in vars(mod).items():
+            if isinstance(value, np.random.Generator):
+                current[f"{mod_name}.{attr}" if mod_name else attr] = value
+    missing = sorted(set(states) - set(current))
+    if missing:
+        raise CheckpointError(f"checkpoint has random generators {missing} that the model lacks")
+    for key, state in states.items():
+        current[key].bit_generator.state = state
+
+
+# -- file format -------------------------------------------------------------------------------------
+def save_checkpoint(path, ckpt: Checkpoint) -> Path:
+    """Write ``ckpt`` to ``path`` (.npz) atomically; returns the path."""
+    arrays = {}
+    for name, value in ckpt.model_state.items():
+        arrays[f"model/{name}"] = value
+    for name, value in ckpt.updater_state.items():
+        arrays[f"updater/{name}"] = value
+    streams_meta = {}
+    for stream, st in ckpt.sampler_state["streams"].items():
+        arrays[f"sampler/{stream}/perm"] = np.asarray(st["perm"])
+        streams_meta[stream] = {"pos": int(st["pos"])}
+    if ckpt.input_mean is not None:
+        arrays["input_mean"] = np.asarray(ckpt.input_mean)
+    meta = {
+        "format": FORMAT_VERSION,
+        "step": int(ckpt.step),
+        "trainer": ckpt.trainer,
+        "config": ckpt.config,
+        "sampler_rng": ckpt.sampler_state["rng"],
+        "sampler_streams": streams_meta,
+        "module_rngs": ckpt.module_rngs,
+        "history": ckpt.history,
+    }
+    # A 0-d unicode array: loads back with allow_pickle=False, unlike an object array.
+    arrays["meta"] = np.array(json.dumps(meta))
+    return minigrad.save_arrays(arrays, path)
+
+
+def load_checkpoint(path) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`."""
+    arrays = minigrad.load_arrays(path)
+    if "meta" not in arrays:
+        raise CheckpointError(f"{path}: not a training checkpoint (no 'meta' entry; "
+                              f"found {sorted(arrays)[:5]}...)")
+    meta = json.loads(str(arrays["meta"]))
+    if meta.get("format") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r}, this code reads "
+                              f"format {FORMAT_VERSION}")
+
+    def section(prefix):
+        return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+    streams = {name: {"perm": arrays[f"sampler/{name}/perm"], "pos": st["pos"]}
+               for name, st in meta["sampler_streams"].items()}
+    return Checkpoint(
+        step=int(meta["step"]),
+        config=meta["config"],
+        model_state=section("model/"),
+        updater_state=section("updater/"),
+        sampler_state={"rng": meta["sampler_rng"], "streams": streams},
+        module_rngs=meta.get("module_rngs", {}),
+        input_mean=arrays.get("input_mean"),
+        history=meta.get("history", {}),
+        trainer=meta.get("trainer", "grl"),
+    )
+
+
+def load_model(model: nn.Module, path) -> nn.Module:
+    """Load only the weights (and the input mean) of a checkpoint into ``model``, e.g. to
+    evaluate a trained network; returns the model."""
+    ckpt = load_checkpoint(path)
+    model.load_state_dict(ckpt.model_state)
+    if hasattr(model, "input_mean"):
+        model.input_mean = ckpt.input_mean
+    return model
