@@ -8,6 +8,8 @@ run unchanged on CuPy.
 """
 from __future__ import annotations
 
+import numbers
+
 from . import backend
 
 __all__ = ["Optimizer", "SGD", "Adam"]
@@ -24,10 +26,11 @@ class Optimizer:
             if not total_steps or total_steps <= 0:
                 raise ValueError(f"{type(self).__name__}: a learning-rate function of progress "
                                  f"needs total_steps > 0, got {total_steps!r}")
-        elif not (isinstance(lr, (int, float)) and lr > 0):
+        elif isinstance(lr, bool) or not (isinstance(lr, numbers.Real) and lr > 0):
             raise ValueError(f"{type(self).__name__}: lr must be a positive number or a "
                              f"function of progress, got {lr!r}")
         self.lr, self.total_steps, self.steps_done = lr, total_steps, 0
+        self._device = self.params[0].device
 
     @property
     def progress(self) -> float:
@@ -44,7 +47,19 @@ class Optimizer:
         for p in self.params:
             p.grad = None
 
+    def to(self, device: str) -> "Optimizer":
+        """Move the optimizer's state (velocities, moments) to ``device``. ``step`` calls it
+        by itself when the parameters were moved (``model.to("cuda")``) after a step."""
+        for arrays in self._slots().values():
+            for i, a in enumerate(arrays):
+                if a is not None and hasattr(a, "shape"):
+                    arrays[i] = backend.to_device(a, device)
+        self._device = device
+        return self
+
     def step(self) -> None:
+        if self.params[0].device != self._device:
+            self.to(self.params[0].device)
         lr = self.current_lr()
         for i, p in enumerate(self.params):
             if p.grad is not None:
@@ -59,20 +74,40 @@ class Optimizer:
         state = {"steps_done": backend.numpy_module.asarray(self.steps_done)}
         for name, arrays in self._slots().items():
             for i, a in enumerate(arrays):
-                if a is not None:
+                if a is None:
+                    continue
+                if isinstance(a, int):
+                    state[f"{name}.{i}"] = backend.numpy_module.asarray(a)
+                else:
                     state[f"{name}.{i}"] = backend.to_numpy(a).copy()
         return state
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned (for the same parameter list)."""
+        if "steps_done" not in state:
+            raise KeyError(f"{type(self).__name__}.load_state_dict: the state has no 'steps_done'")
+        slots = self._slots()
+        for i, p in enumerate(self.params):
+            present = [name for name in slots if f"{name}.{i}" in state]
+            if present and len(present) != len(slots):
+                raise KeyError(f"{type(self).__name__}.load_state_dict: parameter {i} has "
+                               f"{present} but not all of {list(slots)}")
+            for name in present:
+                value = state[f"{name}.{i}"]
+                if tuple(value.shape) != p.shape and value.ndim != 0:
+                    raise ValueError(f"{type(self).__name__}.load_state_dict: {name}.{i} has shape "
+                                     f"{tuple(value.shape)} but parameter {i} has shape {p.shape}")
         self.steps_done = int(state["steps_done"])
-        for name, arrays in self._slots().items():
+        for name, arrays in slots.items():
             for i, p in enumerate(self.params):
                 key = f"{name}.{i}"
-                if key in state:
+                if key not in state:
+                    arrays[i] = None
+                elif state[key].ndim == 0:  # a per-parameter counter
+                    arrays[i] = int(state[key])
+                else:
                     arrays[i] = backend.to_device(backend.numpy_module.array(state[key], dtype=p.dtype),
                                                   p.device)
-                else:
-                    arrays[i] = None
 
     def _slots(self) -> dict:
         return {}
@@ -124,6 +159,7 @@ class Adam(Optimizer):
         self.eps, self.weight_decay = eps, weight_decay
         self.m = [None] * len(self.params)
         self.v = [None] * len(self.params)
+        self.t = [None] * len(self.params)  # updates applied to each parameter so far
 
     def _update(self, i, p, grad, lr):
         xp = backend.get_array_module(p.data)
@@ -132,15 +168,19 @@ class Adam(Optimizer):
         if self.m[i] is None:
             self.m[i] = xp.zeros_like(p.data)
             self.v[i] = xp.zeros_like(p.data)
+            self.t[i] = 0
         m, v = self.m[i], self.v[i]
         m *= self.beta1
         m += (1 - self.beta1) * grad
         v *= self.beta2
         v += (1 - self.beta2) * grad * grad
-        t = self.steps_done + 1
+        # Bias correction counts this parameter's own updates, so a parameter that gets its
+        # first gradient late (a head frozen for a while) is not under-corrected.
+        self.t[i] += 1
+        t = self.t[i]
         m_hat_scale = 1.0 / (1 - self.beta1 ** t)
         v_hat_scale = 1.0 / (1 - self.beta2 ** t)
         p.data -= lr * (m * m_hat_scale) / (xp.sqrt(v * v_hat_scale) + self.eps)
 
     def _slots(self) -> dict:
-        return {"m": self.m, "v": self.v}
+        return {"m": self.m, "v": self.v, "t": self.t}

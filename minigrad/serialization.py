@@ -17,6 +17,14 @@ np = backend.numpy_module
 __all__ = ["save_arrays", "load_arrays", "save_module", "load_module"]
 
 
+def _default_file_mode() -> int:
+    """The mode ``open()`` would give a new file (0666 less the umask); ``mkstemp`` makes
+    private 0600 files, which would surprise anyone sharing checkpoints."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def save_arrays(arrays: dict, path) -> Path:
     """Write a dict of name -> array (any device) to ``path`` (.npz) atomically."""
     path = Path(path)
@@ -27,6 +35,7 @@ def save_arrays(arrays: dict, path) -> Path:
             np.savez(f, **{k: backend.to_numpy(v) for k, v in arrays.items()})
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -243,3 +243,62 @@ def test_load_errors_name_the_file(tmp_path):
     bad.write_bytes(b"not a zip file at all")
     with pytest.raises(ValueError, match="garbage.npz"):
         mg.load_arrays(bad)
+
+
+def test_lr_accepts_numpy_scalars_but_not_bools():
+    p = _quadratic_param([1.0])
+    optim.SGD([p], lr=np.float32(0.01))
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        optim.SGD([p], lr=True)
+
+
+def test_adam_bias_correction_counts_each_parameters_own_updates():
+    # b gets its first gradient only at the 5th step: its first update must be a full
+    # Adam step of size ~lr (m_hat / sqrt(v_hat) = sign(g)), not one shrunk by (1 - 0.9 ** 5).
+    a, b = _quadratic_param([1.0]), _quadratic_param([1.0])
+    opt = optim.Adam([a, b], lr=0.1)
+    for _ in range(4):
+        a.grad = np.ones(1, np.float32)
+        opt.step()
+    a.grad = b.grad = np.ones(1, np.float32)
+    opt.step()
+    np.testing.assert_allclose(b.data, [0.9], rtol=1e-5)
+
+
+def test_adam_state_roundtrip_and_partial_state_error():
+    p = _quadratic_param([1.0, 2.0])
+    opt = optim.Adam([p], lr=0.1)
+    p.grad = np.ones(2, np.float32)
+    opt.step()
+    state = opt.state_dict()
+    fresh = optim.Adam([p], lr=0.1)
+    fresh.load_state_dict(state)
+    assert fresh.t == [1] and np.array_equal(fresh.m[0], opt.m[0])
+    broken = {k: v for k, v in state.items() if k != "v.0"}
+    with pytest.raises(KeyError, match="parameter 0"):
+        fresh.load_state_dict(broken)
+
+
+def test_saved_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = mg.save_arrays({"w": np.zeros(2)}, tmp_path / "w.npz")
+    finally:
+        os.umask(old)
+    assert (path.stat().st_mode & 0o777) == 0o644
+
+
+@pytest.mark.gpu
+def test_optimizer_state_follows_the_model_to_the_gpu():
+    if not mg.gpu_available():
+        pytest.skip("no CUDA GPU with CuPy")
+    m = TwoLayer(rng=0)
+    opt = optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+    x = mg.tensor(np.ones((2, 4), np.float32))
+    m(x).sum().backward()
+    opt.step()
+    m.to("cuda")
+    opt.zero_grad()
+    m(x.to("cuda")).sum().backward()
+    opt.step()  # velocities move with the parameters
+    assert all(p.device == "cuda" for p in m.parameters())

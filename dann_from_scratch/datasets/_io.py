@@ -49,6 +49,13 @@ def cache_dir(subdir: str | None = None) -> Path:
     return path
 
 
+def _default_file_mode() -> int:
+    """0666 less the umask: what ``open()`` would give; ``mkstemp`` alone gives 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same directory."""
     path = Path(path)
@@ -59,6 +66,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -77,6 +85,7 @@ def atomic_save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -150,24 +150,23 @@ def _crop_to_nchw(gx, ph, pw):
     return gx[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2)
 
 
-def _batch_slices(xp, n: int, rows_per_image: int, bytes_per_row: int):
-    """``(rows, images)`` slice pairs that cut a convolution into groups of whole images:
-    ``images`` slices the batch axis, ``rows`` the matching rows of the im2col matrix.
+def batch_groups(xp, n: int, bytes_per_image: int, budget: int | None = None) -> list:
+    """Slices of the batch axis into groups of whole images of about ``budget`` bytes each.
 
-    On the CPU the im2col matrix of a whole batch is tens of MB: written by the copy, it
-    has left the cache before the GEMM reads it, and that memory traffic costs about as
-    much as the arithmetic. Groups whose rows fit in a few MB let the copy and the GEMM
-    (and in backward the batched matmul and col2im) meet in cache. On a GPU one group,
-    the whole batch, is best.
+    Used by conv and pooling to work a few images at a time on the CPU. Done for the
+    whole batch at once, each step of an op streams tens of MB through memory: the
+    im2col matrix (or a pooling intermediate) has left the cache before the next step
+    reads it, and that memory traffic costs about as much as the arithmetic. Groups of a
+    few MB let consecutive steps meet in cache. On a GPU one group, the whole batch, is
+    best.
     """
-    per = n
-    if xp is backend.numpy_module:
-        per = max(1, min(n, _CHUNK_BYTES // max(1, rows_per_image * bytes_per_row)))
-    return [(slice(a * rows_per_image, min(a + per, n) * rows_per_image), slice(a, min(a + per, n)))
-            for a in range(0, n, per)]
+    if xp is not backend.numpy_module:
+        return [slice(0, n)]
+    per = max(1, min(n, (budget or GROUP_BYTES) // max(1, bytes_per_image)))
+    return [slice(a, min(a + per, n)) for a in range(0, n, per)]
 
 
-_CHUNK_BYTES = 3 << 20  # im2col bytes per slice on the CPU (measured: 2-4 MB is best here)
+GROUP_BYTES = 3 << 20  # per group of images on the CPU (measured here: 1.5-3 MB is best)
 
 
 # -- the public raw-array helpers ------------------------------------------------------------
@@ -248,8 +247,9 @@ class Conv2d(Function):
         # cols: one row per output position, (i, j, c) columns [+ a column of ones]
         cols = xp.empty((n * oh * ow, k + fold), dtype=x.dtype)
         out = xp.empty((n * oh * ow, f), dtype=x.dtype)
-        for rows, images in _batch_slices(xp, n, oh * ow, (k + fold) * x.itemsize):
-            # fill this slice's rows of cols and multiply them while they are in cache
+        for images in batch_groups(xp, n, oh * ow * (k + fold) * x.itemsize):
+            rows = slice(images.start * oh * ow, images.stop * oh * ow)
+            # fill this group's rows of cols and multiply them while they are in cache
             _im2col_into(xp, xh[images], kh, kw, sh, sw, oh, ow, cols[rows])
             if fold:
                 cols[rows, k] = 1
@@ -282,7 +282,8 @@ class Conv2d(Function):
             # per kernel offset (i, j): W[:, :, i, j] as an (F, C) matrix
             wk = weight.transpose(2, 3, 0, 1).reshape(kh * kw, f, c)
             gx = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=grad.dtype)
-            for rows, images in _batch_slices(xp, n, oh * ow, kh * kw * c * grad.itemsize):
+            for images in batch_groups(xp, n, oh * ow * kh * kw * c * grad.itemsize):
+                rows = slice(images.start * oh * ow, images.stop * oh * ow)
                 # one batched matmul: for each kernel offset, G (P, F) @ W_ij (F, C) -> (P, C),
                 # added at once into the input positions it came from (in cache, slice by slice)
                 blocks = (g[rows] @ wk).reshape(kh, kw, -1, oh, ow, c)
