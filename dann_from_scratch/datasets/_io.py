@@ -19,6 +19,7 @@ import numpy as np
 __all__ = [
     "DatasetError",
     "cache_dir",
+    "atomic_write",
     "atomic_write_bytes",
     "atomic_save_npz",
     "sha256_of",
@@ -56,14 +57,18 @@ def _default_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same directory."""
+def atomic_write(path: str | os.PathLike, write: Callable) -> Path:
+    """Call ``write(f)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    On any failure (including Ctrl-C) the temporary file is removed and ``path`` is left as
+    it was.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, _default_file_mode())
@@ -73,25 +78,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             os.remove(tmp)
         raise
     return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same directory."""
+    return atomic_write(path, lambda f: f.write(data))
 
 
 def atomic_save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
     """``np.savez`` to ``path`` atomically (temporary name, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

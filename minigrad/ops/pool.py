@@ -26,7 +26,7 @@ rows/columns that fit no whole window are ignored (and get zero gradient).
 from __future__ import annotations
 
 from ..function import Function
-from .conv import _pair, conv_output_size
+from .conv import _pair, batch_groups, conv_output_size
 
 __all__ = ["MaxPool2d", "AvgPool2d", "max_pool2d", "avg_pool2d"]
 
@@ -63,136 +63,168 @@ def _window(axis: int, offset: int, stride: int, length: int) -> tuple:
     return tuple(index)
 
 
-def _pad_axis(xp, x, axis: int, pad: int, value):
-    """``x`` with ``pad`` copies of ``value`` added at both ends of ``axis`` (one copy, in
-    the memory order of ``x``)."""
-    shape = list(x.shape)
-    shape[axis] += 2 * pad
-    out = xp.full_like(x, value, shape=tuple(shape))
-    inner = [slice(None)] * 4
-    inner[axis] = slice(pad, pad + x.shape[axis])
-    out[tuple(inner)] = x
-    return out
+class _Pool2d(Function):
+    """What max and average pooling share: geometry, padding, the two separable passes
+    done a group of images at a time, and the routing of gradients back through them.
 
+    Memory layout: every intermediate is allocated with ``empty_like`` from the input, so
+    it keeps the input's memory order (channels-last when the input came from a conv).
+    """
 
-def _unpad_axis(g, axis: int, pad: int, size: int):
-    if not pad:
-        return g
-    inner = [slice(None)] * 4
-    inner[axis] = slice(pad, pad + size)
-    return g[tuple(inner)]
+    op = "pool2d"
+    pad_value = 0.0
+
+    def forward(self, x, kernel_size, stride=None, padding=0):
+        xp = self.xp
+        (kh, kw), (sh, sw), (ph, pw), (oh, ow) = _pool_geometry(self.op, x, kernel_size, stride,
+                                                                 padding)
+        n, c, h, w = x.shape
+        if ph or pw:  # pad once, both axes; the passes then need no padding logic
+            xpad = xp.full_like(x, x.dtype.type(self.pad_value), shape=(n, c, h + 2 * ph, w + 2 * pw))
+            xpad[:, :, ph:ph + h, pw:pw + w] = x
+        else:
+            xpad = x
+        rows = xp.empty_like(xpad, shape=(n, c, oh, xpad.shape[3]))  # after the pass along H
+        out = xp.empty_like(xpad, shape=(n, c, oh, ow))              # after the pass along W
+        self.passes = ((2, kh, sh, oh), (3, kw, sw, ow))
+        self.shapes = (x.shape, (ph, pw), xpad, rows)
+        self.start(rows, out)
+        for group in batch_groups(xp, n, xpad[:1].nbytes):
+            # both passes over a few images at a time: the intermediate stays in cache
+            self.pass_forward(0, xpad[group], rows[group], group)
+            self.pass_forward(1, rows[group], out[group], group)
+        return self.finish(out)
+
+    def backward(self, grad):
+        xp = self.xp
+        x_shape, (ph, pw), xpad, rows = self.shapes
+        (_, kh, sh, oh), (_, kw, sw, ow) = self.passes
+        grad = self.scale_grad(grad)
+        g_rows = _grad_buffer(xp, rows, 3, kw, sw, ow)
+        g_x = _grad_buffer(xp, xpad, 2, kh, sh, oh)
+        for group in batch_groups(xp, x_shape[0], xpad[:1].nbytes):
+            self.pass_backward(1, grad[group], g_rows[group], group)
+            self.pass_backward(0, g_rows[group], g_x[group], group)
+        if ph or pw:
+            g_x = g_x[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]]
+        return g_x
+
+    def _route(self, g, gin, p, part):
+        """Put ``part(d)``, the gradient of slice ``d`` of pass ``p``, back where slice
+        ``d`` was taken from in ``gin`` (adding where windows overlap)."""
+        axis, k, s, length = self.passes[p]
+        for d in range(k):
+            view = gin[_window(axis, d, s, length)]
+            if k > s:  # overlapping windows: an input element can be in several of them
+                self.xp.add(view, part(d), out=view)
+            else:
+                part(d, view)
 
 
 def _grad_buffer(xp, like, axis, k, s, length):
-    """The array the backward of one pass writes into: shape, dtype and memory order of the
-    pass's input ``like`` (channels-last stays channels-last, so no op on the way back
-    works against the memory order). Uninitialised when the ``k`` slices tile the axis
+    """The array a pass's backward writes into: shape, dtype and memory order of the
+    pass's input ``like`` (channels-last stays channels-last, so nothing on the way back
+    works against the memory order). Uninitialised when the ``k`` slices tile ``axis``
     exactly (every element gets written), zeros otherwise (gaps, leftovers, overlaps)."""
     if k == s and k * length == like.shape[axis]:
         return xp.empty_like(like)
     return xp.zeros_like(like)
 
 
-class MaxPool2d(Function):
+class MaxPool2d(_Pool2d):
     """Maximum over each ``KH x KW`` window (padding counts as -inf)."""
 
-    def forward(self, x, kernel_size, stride=None, padding=0):
-        xp = self.xp
-        (kh, kw), (sh, sw), (ph, pw), (oh, ow) = _pool_geometry("max_pool2d", x, kernel_size, stride,
-                                                                 padding)
-        self.passes = []  # per pass: (axis, k, s, pad, size before padding, padded input, winner)
-        out = x
-        for axis, k, s, p, length in ((2, kh, sh, ph, oh), (3, kw, sw, pw, ow)):
-            in_size = out.shape[axis]
-            if p:
-                out = _pad_axis(xp, out, axis, p, x.dtype.type(-float("inf")))
-            padded = out
-            out, winner = self._max_1d(out, axis, k, s, length)
-            self.passes.append((axis, k, s, p, in_size, padded, winner))
-        return out
+    op = "max_pool2d"
+    pad_value = -float("inf")
 
-    def _max_1d(self, x, axis, k, s, length):
-        """Running maximum over the ``k`` slices, and which slice won (first on ties).
-        ``winner`` is a bool array for k == 2 (the common case: True = second slice)."""
+    def start(self, rows, out):
         xp = self.xp
-        if k == 1:
-            return x[_window(axis, 0, s, length)], None
+        # which slice won, per pass: bool for k == 2 (True: the second), else an index
+        self.winners = [xp.empty_like(a, dtype=bool if k == 2 else (xp.uint8 if k < 256 else xp.int32))
+                        for a, (_, k, _, _) in zip((rows, out), self.passes)]
+
+    def pass_forward(self, p, x, out, group):
+        """Running maximum over the pass's ``k`` slices of ``x`` into ``out``, recording the
+        winner (the first slice on ties, so each output's gradient goes to one input)."""
+        xp = self.xp
+        axis, k, s, length = self.passes[p]
+        winner = self.winners[p][group]
         first = x[_window(axis, 0, s, length)]
+        if k == 1:
+            out[...] = first
+            return
         second = x[_window(axis, 1, s, length)]
-        m = xp.maximum(first, second)
-        winner = second > first
-        if k == 2:
-            return m, winner
-        index = xp.uint8 if k < 256 else xp.int32
-        winner = winner.astype(index)
+        xp.maximum(first, second, out=out)
+        xp.greater(second, first, out=winner)
         for d in range(2, k):
             v = x[_window(axis, d, s, length)]
-            better = v > m
-            m = xp.maximum(m, v)
+            better = v > out
+            xp.maximum(out, v, out=out)
             # the last slice that beat the running maximum wins; d only grows, so a
             # maximum records it without a per-element branch (``where`` would branch)
-            winner = xp.maximum(winner, better * index(d))
-        return m, winner
+            xp.maximum(winner, better * winner.dtype.type(d), out=winner)
 
-    def backward(self, grad):
-        # Each pass routes its output gradient to the winning slice. The mask is applied
-        # by multiplying with the boolean winner array, not with ``where``: ``where``
-        # branches per element, which is several times slower when winners are random.
+    def finish(self, out):
+        return out
+
+    def scale_grad(self, grad):
+        return grad
+
+    def pass_backward(self, p, g, gin, group):
+        # The mask is applied by multiplying with the winner array, not with ``where``:
+        # ``where`` branches per element, several times slower when winners are random.
+        _, k, _, _ = self.passes[p]
         xp = self.xp
-        g = grad
-        for axis, k, s, p, in_size, padded, winner in reversed(self.passes):
-            length = g.shape[axis]
-            gin = _grad_buffer(xp, padded, axis, k, s, length)
-            for d in range(k):
-                view = gin[_window(axis, d, s, length)]
-                if k == 1:
-                    view[...] = g
-                    continue
-                mask = (winner if d else ~winner) if k == 2 else winner == d
-                if k > s:  # overlapping windows: an input element may win several times
-                    xp.add(view, g * mask, out=view)
-                else:
-                    xp.multiply(g, mask, out=view)
-            g = _unpad_axis(gin, axis, p, in_size)
-        return g
+        winner = self.winners[p][group]
+
+        def part(d, out=None):
+            if k == 1:
+                mask = None
+            elif k == 2:
+                mask = winner if d else ~winner
+            else:
+                mask = winner == d
+            if out is None:
+                return g if mask is None else g * mask
+            if mask is None:
+                out[...] = g
+            else:
+                xp.multiply(g, mask, out=out)
+
+        self._route(g, gin, p, part)
 
 
-class AvgPool2d(Function):
+class AvgPool2d(_Pool2d):
     """Mean over each ``KH x KW`` window (padding counts as zeros in the mean)."""
 
-    def forward(self, x, kernel_size, stride=None, padding=0):
-        xp = self.xp
-        (kh, kw), (sh, sw), (ph, pw), (oh, ow) = _pool_geometry("avg_pool2d", x, kernel_size, stride,
-                                                                 padding)
-        self.passes = []
-        out = x
-        for axis, k, s, p, length in ((2, kh, sh, ph, oh), (3, kw, sw, pw, ow)):
-            in_size = out.shape[axis]
-            if p:
-                out = _pad_axis(xp, out, axis, p, x.dtype.type(0))
-            padded = out
-            total = out[_window(axis, 0, s, length)]
-            for d in range(1, k):
-                total = total + out[_window(axis, d, s, length)]
-            out = total
-            self.passes.append((axis, k, s, p, in_size, padded))
-        self.scale = x.dtype.type(1.0 / (kh * kw))
-        return out * self.scale
+    op = "avg_pool2d"
+    pad_value = 0.0
 
-    def backward(self, grad):
-        xp = self.xp
-        g = grad * self.scale
-        for axis, k, s, p, in_size, padded in reversed(self.passes):
-            length = g.shape[axis]
-            gin = _grad_buffer(xp, padded, axis, k, s, length)
-            for d in range(k):
-                view = gin[_window(axis, d, s, length)]
-                if k > s:
-                    xp.add(view, g, out=view)
-                else:
-                    view[...] = g
-            g = _unpad_axis(gin, axis, p, in_size)
-        return g
+    def start(self, rows, out):
+        (_, kh, _, _), (_, kw, _, _) = self.passes
+        self.scale = rows.dtype.type(1.0 / (kh * kw))
+
+    def pass_forward(self, p, x, out, group):
+        """Sum over the pass's ``k`` slices of ``x`` into ``out``."""
+        axis, k, s, length = self.passes[p]
+        out[...] = x[_window(axis, 0, s, length)]
+        for d in range(1, k):
+            self.xp.add(out, x[_window(axis, d, s, length)], out=out)
+
+    def finish(self, out):
+        out *= self.scale
+        return out
+
+    def scale_grad(self, grad):
+        return grad * self.scale
+
+    def pass_backward(self, p, g, gin, group):
+        def part(d, out=None):
+            if out is None:
+                return g
+            out[...] = g
+
+        self._route(g, gin, p, part)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
