@@ -177,13 +177,13 @@ def install_op_timers(device):
 
     def wrap(cls, method):
         original = getattr(cls, method)
-        key = f"{cls.__name__}.{method}"
 
         def timed(self, *args, **kwargs):
             sync()
             start = time.perf_counter()
             result = original(self, *args, **kwargs)
             sync()
+            key = f"{type(self).__name__}.{method}"  # the op's class, not the base defining it
             totals[key] = totals.get(key, 0.0) + time.perf_counter() - start
             return result
 
@@ -305,12 +305,11 @@ def _describe(res) -> str:
     return f"{res['median_ms']:.1f}{mark}" + (f" [other load {load:.2f}]" if load is not None else "")
 
 
-def torch_available() -> bool:
-    try:
-        import importlib.util
-        return importlib.util.find_spec("torch") is not None
-    except Exception:
-        return False
+def torch_available(device: str) -> bool:
+    """Whether PyTorch imports (and, for ``cuda``, sees a GPU), asked in a subprocess so
+    this process never imports it."""
+    check = "import torch" + ("; assert torch.cuda.is_available()" if device == "cuda" else "")
+    return subprocess.run([sys.executable, "-c", check], capture_output=True).returncode == 0
 
 
 def main() -> None:
@@ -341,13 +340,14 @@ def main() -> None:
         worker(args)
         return
 
-    frameworks = ["minigrad"] + ([] if args.no_torch or not torch_available() else ["torch"])
+    frameworks = ["minigrad"] + ([] if args.no_torch or not torch_available(args.device) else ["torch"])
     print(f"DANN MNIST step: batch {N_SRC}+{N_TGT} x 3x28x28 float32, device {args.device}, "
           f"{args.steps} timed steps after {args.warmup} warm-up, {args.rounds} rounds")
     print(f"allocator: {args.allocator}"
           + (f" (GLIBC_TUNABLES={TUNED_GLIBC})" if args.allocator == "tuned" else " (glibc defaults)"))
     if len(frameworks) == 1:
-        print("PyTorch not importable (or --no-torch): timing minigrad only")
+        print(f"PyTorch not importable{' with CUDA' if args.device == 'cuda' else ''} "
+              "(or --no-torch): timing minigrad only")
 
     for threads in (int(t) for t in args.threads.split(",")):
         runs = {fw: [] for fw in frameworks}
@@ -355,6 +355,8 @@ def main() -> None:
             order = frameworks if r % 2 == 0 else frameworks[::-1]  # A B, B A, ...
             for fw in order:
                 runs[fw].append(run_child(fw, threads, args))
+                print(f"  [{threads} thread(s), round {r + 1}/{args.rounds}] {fw}: "
+                      f"{_describe(runs[fw][-1])} ms", file=sys.stderr, flush=True)
         print(f"\n== {threads} thread(s) ==")
         med = {}
         for fw in frameworks:

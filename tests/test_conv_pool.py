@@ -172,6 +172,32 @@ def test_conv2d_skips_gradients_nobody_asked_for():
     assert w.grad is not None and w.grad.shape == w.shape
 
 
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_image_groups_give_the_same_result(monkeypatch, mode):
+    """On the CPU conv and pooling work a group of images at a time; one image per group
+    must give what one group for the whole batch gives."""
+    from minigrad.ops import conv as conv_module, pool as pool_module
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 3, 10, 9))
+    w, b = rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
+    g = rng.standard_normal((5, 4, 5, 5))
+    pool = ops.max_pool2d if mode == "max" else ops.avg_pool2d
+
+    def run():
+        X, W, B = (Tensor(a, requires_grad=True) for a in (x, w, b))
+        y = pool(ops.conv2d(X, W, B, padding=1), 3, 2, 1)
+        y.backward(g)
+        return [y.data, X.grad, W.grad, B.grad]
+
+    whole = run()
+    monkeypatch.setattr(conv_module, "GROUP_BYTES", 1)
+    monkeypatch.setattr(pool_module, "GROUP_BYTES", 1)
+    assert len(conv_module.batch_groups(np, 5, 100)) == 5
+    for a, e in zip(run(), whole):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
 def test_conv_and_pool_chain_gradcheck():
     """conv -> max-pool -> relu -> conv -> avg-pool -> flatten, as in the paper's networks
     (exercises the channels-last views flowing between the ops)."""

@@ -6,8 +6,10 @@ The public layout is NCHW (input ``(N, C, H, W)``, weight ``(F, C, KH, KW)``, ou
 on NumPy, where two facts dominate (see ``shared/BENCHMARKING.md``):
 
 * matrix products run multi-threaded in BLAS, everything else runs on one core;
-* an elementwise NumPy call costs per *contiguous run* it touches, so data should be laid
-  out so that the copies move long contiguous runs.
+* outside the matrix products, time goes into memory traffic (one core moves roughly
+  10-20 GB/s from main memory here) and into per-call overhead for every *contiguous run*
+  an elementwise call touches; so data is laid out for long runs, and big intermediates
+  are consumed while they are still in cache.
 
 So a convolution is one matrix product over *channels-last* (NHWC) patches:
 
@@ -24,6 +26,10 @@ So a convolution is one matrix product over *channels-last* (NHWC) patches:
    *view*, shape ``(N, F, OH, OW)``, memory channels-last. The next op (pooling, ReLU, the
    next convolution) therefore reads channels-last memory again without a copy; NumPy's
    elementwise ops follow the memory order of their inputs.
+4. On the CPU, steps 1 and 2 run over a group of a few images at a time
+   (:func:`batch_groups`): the whole batch's ``cols`` is tens of MB, and written in one go
+   it has left the cache before the GEMM reads it back. Group by group, the GEMM reads
+   rows that were just written. ``cols`` is kept for the weight gradient.
 
 Backward:
 
@@ -32,8 +38,9 @@ Backward:
 * input gradient: one *batched* matrix product ``G @ Wk`` with ``Wk`` of shape
   ``(KH*KW, F, C)`` gives, for every kernel offset ``(i, j)``, the contribution of that
   offset to the input gradient as a contiguous ``(N, OH, OW, C)`` block; ``col2im`` adds the
-  ``KH*KW`` blocks into the (strided) windows of the input gradient they came from. This
-  is skipped when nobody needs the input gradient (the first layer, whose input is data).
+  ``KH*KW`` blocks into the (strided) windows of the input gradient they came from (group
+  by group of images again, so the blocks are added while still in cache). This is
+  skipped when nobody needs the input gradient (the first layer, whose input is data).
 
 ``im2col`` and ``col2im`` are adjoint: ``<im2col(x), y> == <x, col2im(y)>`` for all ``x``,
 ``y``, which is exactly what makes ``col2im`` the right backward of ``im2col``.
@@ -46,7 +53,7 @@ from __future__ import annotations
 from .. import backend
 from ..function import Function
 
-__all__ = ["Conv2d", "conv2d", "im2col", "col2im", "conv_output_size"]
+__all__ = ["Conv2d", "conv2d", "im2col", "col2im", "conv_output_size", "batch_groups"]
 
 
 # -- small helpers ----------------------------------------------------------------------------

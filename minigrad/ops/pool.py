@@ -9,16 +9,21 @@ as a 1-D pooling along H followed by a 1-D pooling along W, and a 1-D pooling of
 
 This works for any kernel, stride and padding (overlapping 3x3/2 windows included), costs
 ``KH + KW - 2`` ops instead of ``KH*KW - 1``, and each op is a whole-array NumPy call. The
-slices along H come first: in the channels-last memory that :func:`~minigrad.ops.conv2d`
+pass along H comes first: in the channels-last memory that :func:`~minigrad.ops.conv2d`
 produces (an NCHW view of NHWC memory), rows are long contiguous runs, so the first pass
-is cheap and halves the data the second pass sees. NumPy's elementwise ops follow the
-memory order of their inputs, so the result is channels-last again, ready for the next
-convolution without a copy.
+is cheap and halves the data the second pass sees. Every intermediate and gradient is
+allocated like the input (``empty_like``), so channels-last memory stays channels-last
+and the result is ready for the next convolution without a copy.
 
-Max pooling records, per output and per pass, which of the ``k`` slices won (the first
-one on ties, so exactly one input element receives each output's gradient); the backward
-routes the gradient through the two passes in reverse. Average pooling counts padded
-zeros in the denominator (PyTorch's default ``count_include_pad=True``).
+On the CPU both passes run over a group of a few images at a time
+(:func:`~minigrad.ops.conv.batch_groups`), so the intermediate between them is still in
+cache when the second pass reads it; on a GPU the whole batch is one group.
+
+Max pooling records, per pass, which of the ``k`` slices won (the first one on ties, so
+exactly one input element receives each output's gradient); the backward routes the
+gradient through the two passes in reverse, by multiplying with the winner masks.
+Padding is added once, up front (-inf for max, zeros for average, which count in the
+mean as in PyTorch's default ``count_include_pad=True``).
 
 Output sizes use the floor rule: ``OH = floor((H + 2*ph - KH) / sh) + 1``, so trailing
 rows/columns that fit no whole window are ignored (and get zero gradient).
@@ -29,6 +34,8 @@ from ..function import Function
 from .conv import _pair, batch_groups, conv_output_size
 
 __all__ = ["MaxPool2d", "AvgPool2d", "max_pool2d", "avg_pool2d"]
+
+GROUP_BYTES = 1 << 20  # input bytes per group of images on the CPU (see conv.batch_groups)
 
 
 def _pool_geometry(op, x, kernel_size, stride, padding):
@@ -89,7 +96,7 @@ class _Pool2d(Function):
         self.passes = ((2, kh, sh, oh), (3, kw, sw, ow))
         self.shapes = (x.shape, (ph, pw), xpad, rows)
         self.start(rows, out)
-        for group in batch_groups(xp, n, xpad[:1].nbytes):
+        for group in batch_groups(xp, n, xpad[:1].nbytes, GROUP_BYTES):
             # both passes over a few images at a time: the intermediate stays in cache
             self.pass_forward(0, xpad[group], rows[group], group)
             self.pass_forward(1, rows[group], out[group], group)
@@ -102,23 +109,23 @@ class _Pool2d(Function):
         grad = self.scale_grad(grad)
         g_rows = _grad_buffer(xp, rows, 3, kw, sw, ow)
         g_x = _grad_buffer(xp, xpad, 2, kh, sh, oh)
-        for group in batch_groups(xp, x_shape[0], xpad[:1].nbytes):
-            self.pass_backward(1, grad[group], g_rows[group], group)
-            self.pass_backward(0, g_rows[group], g_x[group], group)
+        for group in batch_groups(xp, x_shape[0], xpad[:1].nbytes, GROUP_BYTES):
+            self._route(grad[group], g_rows[group], 1, group)
+            self._route(g_rows[group], g_x[group], 0, group)
         if ph or pw:
             g_x = g_x[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]]
         return g_x
 
-    def _route(self, g, gin, p, part):
-        """Put ``part(d)``, the gradient of slice ``d`` of pass ``p``, back where slice
-        ``d`` was taken from in ``gin`` (adding where windows overlap)."""
+    def _route(self, g, gin, p, group):
+        """Backward of pass ``p``: send each slice's share of ``g`` back to where the slice
+        was taken from in ``gin`` (adding where windows overlap)."""
         axis, k, s, length = self.passes[p]
         for d in range(k):
             view = gin[_window(axis, d, s, length)]
             if k > s:  # overlapping windows: an input element can be in several of them
-                self.xp.add(view, part(d), out=view)
+                self.xp.add(view, self.slice_grad(p, d, g, group), out=view)
             else:
-                part(d, view)
+                self.slice_grad(p, d, g, group, out=view)
 
 
 def _grad_buffer(xp, like, axis, k, s, length):
@@ -140,7 +147,8 @@ class MaxPool2d(_Pool2d):
     def start(self, rows, out):
         xp = self.xp
         # which slice won, per pass: bool for k == 2 (True: the second), else an index
-        self.winners = [xp.empty_like(a, dtype=bool if k == 2 else (xp.uint8 if k < 256 else xp.int32))
+        self.winners = [None if k == 1 else
+                        xp.empty_like(a, dtype=bool if k == 2 else (xp.uint8 if k < 256 else xp.int32))
                         for a, (_, k, _, _) in zip((rows, out), self.passes)]
 
     def pass_forward(self, p, x, out, group):
@@ -148,11 +156,11 @@ class MaxPool2d(_Pool2d):
         winner (the first slice on ties, so each output's gradient goes to one input)."""
         xp = self.xp
         axis, k, s, length = self.passes[p]
-        winner = self.winners[p][group]
         first = x[_window(axis, 0, s, length)]
         if k == 1:
             out[...] = first
             return
+        winner = self.winners[p][group]
         second = x[_window(axis, 1, s, length)]
         xp.maximum(first, second, out=out)
         xp.greater(second, first, out=winner)
@@ -170,28 +178,17 @@ class MaxPool2d(_Pool2d):
     def scale_grad(self, grad):
         return grad
 
-    def pass_backward(self, p, g, gin, group):
-        # The mask is applied by multiplying with the winner array, not with ``where``:
-        # ``where`` branches per element, several times slower when winners are random.
-        _, k, _, _ = self.passes[p]
-        xp = self.xp
+    def slice_grad(self, p, d, g, group, out=None):
+        """The share of ``g`` that slice ``d`` of pass ``p`` gets: ``g`` where it won, 0
+        elsewhere (written into ``out`` when given). The mask is applied by multiplying
+        with the winner array, not with ``where``: ``where`` branches per element, which
+        is several times slower when the winners are random."""
+        k = self.passes[p][1]
+        if k == 1:
+            return g if out is None else self.xp.copyto(out, g)
         winner = self.winners[p][group]
-
-        def part(d, out=None):
-            if k == 1:
-                mask = None
-            elif k == 2:
-                mask = winner if d else ~winner
-            else:
-                mask = winner == d
-            if out is None:
-                return g if mask is None else g * mask
-            if mask is None:
-                out[...] = g
-            else:
-                xp.multiply(g, mask, out=out)
-
-        self._route(g, gin, p, part)
+        mask = (winner if d else ~winner) if k == 2 else winner == d
+        return self.xp.multiply(g, mask, out=out)
 
 
 class AvgPool2d(_Pool2d):
@@ -218,13 +215,11 @@ class AvgPool2d(_Pool2d):
     def scale_grad(self, grad):
         return grad * self.scale
 
-    def pass_backward(self, p, g, gin, group):
-        def part(d, out=None):
-            if out is None:
-                return g
-            out[...] = g
-
-        self._route(g, gin, p, part)
+    def slice_grad(self, p, d, g, group, out=None):
+        """Every slice of a sum gets the whole (already scaled) gradient."""
+        if out is None:
+            return g
+        out[...] = g
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):

@@ -1,0 +1,134 @@
+# %% [markdown]
+# # Chapter 10 - From synthetic to real images
+#
+# Two rows of Table 1 adapt from *synthetic* training data to real photos:
+#
+# * **Syn Numbers -> SVHN**: digits rendered from fonts, with random position, colour,
+#   blur and background, towards house numbers photographed by Google Street View
+#   (source only .8674, DANN .9109, train on target .9220);
+# * **Syn Signs -> GTSRB**: 100,000 traffic signs rendered from pictograms with random
+#   pose, lighting and background, towards the German Traffic Sign Recognition Benchmark
+#   (.7900, .8865, .9980).
+#
+# This is the most practical use of domain adaptation: labelled synthetic data costs only
+# computer time, and it is never quite like the real thing. The real images are collected
+# without labels; DANN uses them as they are.
+#
+# The project renders both synthetic sets itself (`datasets/syndigits.py`,
+# `datasets/synsigns.py`, deterministic from a seed, cached). GTSRB and SVHN are real data
+# sets and are not downloaded here: full mode reads GTSRB from `$DANN_DATA` (default: the
+# shared data folder `../shared/data` beside the repository) when it is there. Quick mode
+# (CI) never reads it: it renders a handful of images and, for the "real" side, uses a
+# clearly labelled *stand-in* - synthetic signs degraded by darkening, blur and noise - so
+# that every line of the chapter runs anywhere.
+#
+# This chapter looks at the data and measures the gap; chapter 11 trains on it.
+
+# %%
+import os
+from pathlib import Path
+
+import numpy as np
+
+from dann_from_scratch.datasets import DatasetError, load_domain
+from dann_from_scratch.datasets.preview import save_grid
+from dann_from_scratch.metrics import proxy_a_distance
+
+QUICK = os.environ.get("CHAPTER_QUICK") == "1"
+OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
+OUT.mkdir(parents=True, exist_ok=True)
+DATA = Path(os.environ.get("DANN_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
+N_SYN = 86 if QUICK else 5000          # rendered images per synthetic set (paper: 100,000 signs)
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# ## Synthetic signs and digits
+
+# %%
+signs, sign_labels = load_domain("synsigns", "train", n=N_SYN)
+digits, digit_labels = load_domain("syndigits", "train", n=min(N_SYN, 2000))
+print(f"SynSigns  {signs.shape}, {len(np.unique(sign_labels))} classes, "
+      f"{np.bincount(sign_labels).min()}-{np.bincount(sign_labels).max()} images per class")
+print(f"SynDigits {digits.shape}, {len(np.unique(digit_labels))} classes")
+show = rng.choice(len(signs), 24, replace=False)
+print("saved", save_grid(signs[show], sign_labels[show], OUT / "10_synsigns.png",
+                         title="SynSigns (synthetic, labelled)"))
+show = rng.choice(len(digits), 24, replace=False)
+print("saved", save_grid(digits[show], digit_labels[show], OUT / "10_syndigits.png",
+                         title="SynDigits (synthetic, labelled)"))
+
+# %% [markdown]
+# ## Real traffic signs (or a stand-in)
+# The paper's split of the 39,209 GTSRB training images: 31,367 of them, without labels,
+# are the target during adaptation ("adapt"); the other 7,842 are for evaluation ("eval").
+# Each image is cropped to its annotated region and resized to 40x40.
+
+# %%
+def stand_in_real(images, seed):
+    """NOT real data: synthetic signs made to look a little like GTSRB's photos - darker and
+    duller on average, blurred, noisy. Only for running the chapter without GTSRB."""
+    r = np.random.default_rng(seed)
+    x = images.astype(np.float32) / 255.0
+    x = 0.25 * (x + np.roll(x, 1, 1) + np.roll(x, 1, 2) + np.roll(x, (1, 1), (1, 2)))   # blur
+    grey = x.mean(axis=3, keepdims=True)
+    x = grey + r.uniform(0.4, 0.9, (len(x), 1, 1, 1)) * (x - grey)                        # duller
+    x = x ** r.uniform(1.0, 2.5, (len(x), 1, 1, 1))                                       # darker
+    x = x + 0.03 * r.standard_normal(x.shape)                                             # noise
+    return (np.clip(x, 0, 1) * 255).astype(np.uint8)
+
+
+real_name = "GTSRB"
+real = None
+if not QUICK:
+    try:
+        real, real_labels = load_domain("gtsrb", "eval", data_dir=DATA)
+    except DatasetError as e:
+        print(f"GTSRB not available ({str(e)[:100]}...)")
+if real is None:
+    real_name = "stand-in"
+    real, real_labels = load_domain("synsigns", "test", n=N_SYN)   # another random stream
+    real = stand_in_real(real, seed=1)
+    print("using a stand-in for the real domain: put GTSRB under $DANN_DATA and run in full mode")
+print(f"real side: {real_name}, {real.shape}, "
+      f"{np.bincount(real_labels, minlength=43).min()}-{np.bincount(real_labels).max()} images per class")
+show = rng.choice(len(real), 24, replace=False)
+title = "GTSRB (real, labels unused)" if real_name == "GTSRB" else \
+    "stand-in for GTSRB: degraded synthetic signs, NOT real data"
+print("saved", save_grid(real[show], real_labels[show], OUT / "10_real_signs.png", title=title))
+
+# %% [markdown]
+# ## Measuring the gap
+# Simple statistics already differ: GTSRB photos are darker and less saturated than the
+# renderings, and the classes are far from balanced (the most common sign is about ten
+# times more frequent than the rarest), while SynSigns draws classes uniformly. A linear
+# classifier on raw pixels tells the two domains apart (proxy A-distance, chapter 8).
+
+# %%
+def describe(name, x):
+    x = x.astype(np.float32) / 255.0
+    sat = x.max(axis=3) - x.min(axis=3)
+    print(f"{name:10s} mean RGB {np.round(x.reshape(-1, 3).mean(0), 3)}  "
+          f"brightness std {x.mean(axis=(1, 2, 3)).std():.3f}  mean saturation {sat.mean():.3f}")
+
+
+describe("SynSigns", signs)
+describe(real_name, real)
+n = min(len(signs), len(real), 200 if QUICK else 2000)
+a = signs[rng.choice(len(signs), n, replace=False)].reshape(n, -1) / 255.0
+b = real[rng.choice(len(real), n, replace=False)].reshape(n, -1) / 255.0
+d_a = proxy_a_distance(a, b, C_grid=(0.001,) if QUICK else (0.001, 0.01, 0.1, 1))
+print(f"proxy A-distance on raw pixels, SynSigns vs {real_name}: {d_a:.3f}")
+
+# %% [markdown]
+# The same measurement for digits needs SVHN, which this project does not ship; with
+# `$DANN_DATA/svhn` in place, `load_domain("svhn", "test", data_dir=DATA)` reads it.
+
+# %%
+if not QUICK and (DATA / "svhn").exists():
+    svhn, svhn_labels = load_domain("svhn", "test", data_dir=DATA)
+    m = min(len(digits), len(svhn), 2000)
+    d_digits = proxy_a_distance(digits[:m].reshape(m, -1) / 255.0,
+                                svhn[rng.choice(len(svhn), m, replace=False)].reshape(m, -1) / 255.0)
+    print(f"proxy A-distance on raw pixels, SynDigits vs SVHN: {d_digits:.3f}")
+else:
+    print("SVHN not available here: skipping SynDigits vs SVHN")
