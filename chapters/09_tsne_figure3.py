@@ -15,7 +15,7 @@
 #
 # The networks are the source-only and DANN runs of chapter 7 (MNIST -> MNIST-M on the
 # bundled data). In full mode their checkpoints are reused from `OUT/checkpoints` when
-# chapter 7 wrote them; otherwise they are trained here (about 4 minutes each on 2 cores).
+# chapter 7 wrote them; otherwise they are trained here (800 steps, a few minutes each on 2 cores).
 
 # %%
 import os
@@ -32,7 +32,7 @@ from dann_from_scratch.trainers import TrainConfig, evaluate, predict_features, 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
 OUT.mkdir(parents=True, exist_ok=True)
-STEPS, BATCH = (5, 64) if QUICK else (3000, 128)
+STEPS, BATCH = (5, 64) if QUICK else (800, 128)
 POINTS, TSNE_ITER = (100, 250) if QUICK else (1000, 1000)    # points per domain, t-SNE iterations
 CKPT = OUT / "checkpoints"
 rng = np.random.default_rng(0)
@@ -46,7 +46,7 @@ xt_test, yt_test = load_domain("mnistm5k", "test")
 
 def train_or_load(method):
     """The chapter-7 run of ``method``: load its checkpoint if an identical run finished."""
-    cfg = TrainConfig(method=method, steps=STEPS, batch_size=BATCH, eval_every=0 if QUICK else 250,
+    cfg = TrainConfig(method=method, steps=STEPS, batch_size=BATCH, eval_every=0 if QUICK else 80,
                       progress=False, seed=0)
     model = build_model("mnist", rng=0)
     path = CKPT / f"mnist_mnistm_{'quick' if QUICK else 'full'}_{method}_{STEPS}.npz"

@@ -53,7 +53,7 @@ DATA = Path(os.environ.get("DANN_DATA", Path(__file__).resolve().parent.parent.p
 DEVICE = "cuda" if (not QUICK and mg.gpu_available()) else "cpu"
 
 if QUICK:
-    N_SYN, PER_CLASS, STEPS, BATCH, EVAL_EVERY, LABELLED_PER_BATCH, LR = 430, 2, 60, 64, 10, 8, 0.05
+    N_SYN, PER_CLASS, STEPS, BATCH, EVAL_EVERY, LABELLED_PER_BATCH, LR = 215, 2, 40, 64, 10, 8, 0.05
 else:   # the paper's sizes and learning rate
     N_SYN, PER_CLASS, STEPS, BATCH, EVAL_EVERY, LABELLED_PER_BATCH, LR = 100_000, 10, 20_000, 128, 1000, 16, 0.01
 rng = np.random.default_rng(0)
@@ -83,7 +83,7 @@ if not QUICK:
     except DatasetError as e:
         print(f"GTSRB not available ({str(e)[:100]}...): falling back to the stand-in")
 if real_adapt is None:
-    x, y = load_domain("synsigns", "test", n=430 if QUICK else 10_000)
+    x, y = load_domain("synsigns", "test", n=344 if QUICK else 10_000)
     x = stand_in_real(x, seed=1)
     cut = len(x) * 3 // 4
     real_adapt, real_eval = (x[:cut], y[:cut]), (x[cut:], y[cut:])

@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default 1)")
     t.add_argument("--n-labelled", type=_positive_int, default=10, help="semi_supervised: "
                    "labelled target images per class (default 10)")
+    t.add_argument("--labelled-per-batch", type=_positive_int, default=None,
+                   help="semi_supervised: labelled target rows per batch (default: 16, at most "
+                        "half the target half)")
     t.add_argument("--data-dir", help="folder with the real data")
     t.add_argument("--out", help="output folder (default: dann_runs/SOURCE-TARGET-METHOD-seedN)")
     t.add_argument("--resume", metavar="CKPT", help="continue the run saved in this checkpoint")
@@ -271,6 +274,9 @@ def _cmd_train(a) -> int:
                          eval_every=max(1, steps // 10), log_every=max(1, steps // 500))
         if a.lambda_max is not None:
             overrides["lambda_max"] = a.lambda_max
+        if method == "semi_supervised":
+            half = overrides["batch_size"] - overrides["batch_size"] // 2
+            overrides["labelled_per_batch"] = a.labelled_per_batch or max(1, min(16, half // 2))
         try:
             config = TrainConfig(**overrides)
         except (TypeError, ValueError) as exc:
@@ -284,9 +290,9 @@ def _cmd_train(a) -> int:
     data = load_pair_data(spec, data_dir=data_dir, quick=quick, seed=0, download=a.download,
                           image_fit=image_fit)
     labelled = _target_labelled(data, n_labelled, config.seed) if method == "semi_supervised" else None
-    if method == "target_only":
+    if method == "target_only":   # held-out target *training* labels, never the test set
         src, tgt = data.source_train, data.target_train
-        val = (data.target_val, data.source_val[0])
+        val = (data.source_val, data.target_val)
     else:
         src, tgt = data.source_train, data.target_train[0]
         val = (data.source_val, data.target_val[0])
@@ -311,12 +317,15 @@ def _cmd_train(a) -> int:
     sig = evaluate(model, *val)
     test = evaluate(model, None, data.target_test)
     step = ckpt_io.load_checkpoint(ckpt).step
-    result = {"step": step, "steps": config.steps, "val_acc": sig["source_val_acc"],
+    result = {"step": step, "steps": config.steps, "source_val_acc": sig["source_val_acc"],
               "domain_error": sig["domain_error"], "target_test_acc": test["target_acc"]}
+    if method == "target_only":
+        result["target_val_acc"] = sig["target_acc"]
     write_sidecar(ckpt, {**info, "result": result})
-    val_name = "target validation" if method == "target_only" else "source validation"
-    print(f"step {step}/{config.steps}: {val_name} accuracy {sig['source_val_acc']:.4f}, "
-          f"domain-classifier error {sig['domain_error']:.4f}, target test accuracy "
+    extra = (f", target validation accuracy {sig['target_acc']:.4f}"
+             if method == "target_only" else "")
+    print(f"step {step}/{config.steps}: source validation accuracy {sig['source_val_acc']:.4f}"
+          f"{extra}, domain-classifier error {sig['domain_error']:.4f}, target test accuracy "
           f"({target}/{spec.target_test_split}) {test['target_acc']:.4f}")
     if step < config.steps:
         print(f"stopped early; continue with: dann train --resume {ckpt}")
