@@ -29,7 +29,8 @@ from dann_from_scratch.datasets import make_two_moons
 from dann_from_scratch.metrics import proxy_a_distance
 from dann_from_scratch.models import build_model
 from dann_from_scratch.plots import plot_decision_boundary, save_figure
-from dann_from_scratch.trainers import TrainConfig, evaluate, predict_features, predict_logits, train
+from dann_from_scratch.trainers import (TrainConfig, evaluate, predict_features, predict_logits,
+                                        train)
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
@@ -87,8 +88,9 @@ for name, rs in results.items():
 # little to hold on to even when, as for NN, it is only a passive probe.
 #
 # ## Decision boundaries
-# As in the JMLR paper's two-moons figure: the label classifier's boundary (black line) over the source
-# points (coloured by class) and the target points (grey).
+# As in the JMLR paper's two-moons figure: the label classifier's boundary (black line)
+# over the source points (coloured by class) and the target points (grey; their marker
+# shows their hidden class).
 
 # %%
 def proba(model):

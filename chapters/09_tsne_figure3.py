@@ -32,7 +32,7 @@ from dann_from_scratch.trainers import TrainConfig, evaluate, predict_features, 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
 OUT.mkdir(parents=True, exist_ok=True)
-STEPS, BATCH = (5, 64) if QUICK else (800, 128)
+STEPS, BATCH = (5, 64) if QUICK else (int(os.environ.get("CHAPTER_STEPS", 800)), 128)
 POINTS, TSNE_ITER = (100, 250) if QUICK else (1000, 1000)    # points per domain, t-SNE iterations
 CKPT = OUT / "checkpoints"
 rng = np.random.default_rng(0)
@@ -46,8 +46,8 @@ xt_test, yt_test = load_domain("mnistm5k", "test")
 
 def train_or_load(method):
     """The chapter-7 run of ``method``: load its checkpoint if an identical run finished."""
-    cfg = TrainConfig(method=method, steps=STEPS, batch_size=BATCH, eval_every=0 if QUICK else 80,
-                      progress=False, seed=0)
+    cfg = TrainConfig(method=method, steps=STEPS, batch_size=BATCH, progress=False, seed=0,
+                      eval_every=0 if QUICK else max(1, STEPS // 10))   # as in chapter 7
     model = build_model("mnist", rng=0)
     path = CKPT / f"mnist_mnistm_{'quick' if QUICK else 'full'}_{method}_{STEPS}.npz"
     if not QUICK and path.exists():
@@ -108,8 +108,17 @@ path = plot_tsne_pair(*feats["source_only"], *feats["dann"], OUT / "09_tsne_figu
 print("saved", path)
 
 # %% [markdown]
-# In full mode the left panel shows mostly separate blue and red clusters, and the right
-# one shows them mixed, digit by digit - the paper's observation. (In quick mode the
-# networks have seen five batches: both panels are noise, and only the code path is shown.)
-# The neighbour share printed above says the same in one number. Chapter 8 measures the
-# same effect with a linear classifier, the proxy A-distance.
+# What we got in full mode, honestly: the left panel is the paper's - blue digit clusters
+# on one side, most red points in one big island of their own (source-only features
+# encode "photo background" first). The right panel moves in the paper's direction but
+# stops well short of its picture: the red island spreads out and frays, more red points
+# join the blue digit clusters, but a large part of the target stays apart. The
+# neighbour share says the same: 0.128 for source only, 0.143 for DANN after 800 steps
+# and 0.189 after 3000 steps (`CHAPTER_STEPS=3000`; 0.5 would be full mixing). This
+# matches the rest of our reproduction on the bundled data: DANN closes a third of the
+# accuracy gap here (chapter 7), not the paper's 56%, and a fresh linear classifier still
+# separates its features (chapter 8). And mixing is what pays: for the 3000-step DANN,
+# the 656 MNIST-M test digits with no MNIST digit among their 10 nearest neighbours are
+# classified 53% right, the 344 that joined the digit clusters 90-93% right. (In quick
+# mode the networks have seen five batches: both panels are noise, and only the code
+# path is shown.)

@@ -185,8 +185,9 @@ print("saved", plot_sweep(rows, table, chosen, OUT / "12_meta_parameters.png",
 # at 0.41: there is no range for the signal to move in, and what is left is the noise of a
 # game that never settles (chapter 6 also showed that a fooled G_d does not mean invariant
 # features). The signal is informative where the domains are far apart before adaptation
-# - MNIST -> MNIST-M, where the source-only probe separates them almost perfectly (chapters
-# 7 and 8) - and adaptation has something to remove.
+# and adaptation has something to remove - MNIST -> MNIST-M, where the source-only probe
+# separates them almost perfectly (chapters 7 and 8); the next section repeats the sweep
+# there.
 #
 # A tempting fix is to notice that an error *above* 0.5 means G_d is systematically wrong
 # (flipping its answers would beat chance), and to rank by min(err, 1 - err) instead. It
@@ -249,3 +250,27 @@ if len(d_rows) > 2:
     correlations(d_rows)
 print("saved", plot_sweep(d_rows, d_table, d_chosen, OUT / "12_meta_parameters_digits.png",
                           "MNIST -> MNIST-M: sweeping lambda_max"))
+
+# %% [markdown]
+# What full mode gave on digits (800 steps, seed 0):
+#
+# | lambda_max | source val error | G_d error | hidden MNIST-M accuracy |
+# |------------|------------------|-----------|-------------------------|
+# | 0 (source only) | .032        | .054      | .492                    |
+# | 0.1        | .031             | .076      | .510                    |
+# | 0.3        | .033             | .197      | .593                    |
+# | 1          | .040             | .189      | .625                    |
+# | 3          | .079             | .251      | .509                    |
+#
+# Here the two signals do what the paper says. The source error rules out lambda_max = 3,
+# where the adversary has begun to eat the label information (its G_d error is the
+# highest of all, and its target accuracy falls back to source-only level - the domain
+# signal alone would have picked it). Among the four settings that pass, the G_d error
+# orders the hidden accuracies correctly except for the last pair, 0.3 and 1, whose G_d
+# errors (.197, .189) are within one seed's noise of each other. The rule picks 0.3:
+# .593, ten points above no adaptation and three below the best value in hindsight. The
+# rank correlations over all five runs are weak (+0.30 for the G_d error) precisely
+# because of lambda_max = 3: the signals are meant to be read *together*, as the rule does.
+# With one seed per setting this is a demonstration, not a measurement. The package's
+# `dann reproduce mnist-mnistm --select` applies a rule of the same kind (lambda_max among
+# 0.1, 0.3 and 1, by source validation accuracy and domain-classifier error).

@@ -43,7 +43,6 @@ images fed to a one-channel net are converted to luminance).
 """
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import math
@@ -51,7 +50,6 @@ import os
 import platform
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -614,7 +612,12 @@ def evaluate_checkpoint(checkpoint, dataset: str, split: str = "test", data_dir=
     """Accuracy of a saved network on ``split`` of domain ``dataset`` (images fitted to the
     network's input). Returns a dict with accuracy, counts and what was evaluated."""
     model, side, ckpt = load_trained_model(checkpoint, model_name)
-    x, y = load_domain_split(dataset, split, data_dir=data_dir, seed=seed, download=download)
+    try:
+        x, y = load_domain_split(dataset, split, data_dir=data_dir, seed=seed, download=download)
+    except DatasetError as exc:
+        raise DatasetError(f"{' '.join(str(exc).split())}. {dataset} needs "
+                           f"{DOMAIN_HELP.get(dataset, 'its files')}; pass --data-dir DATA_DIR"
+                           ) from exc
     fit = image_fit or side.get("image_fit") or "resize"
     x = fit_images(x, model.input_shape, fit)
     from .trainers import predict_logits

@@ -11,7 +11,6 @@ Every test caches generated data sets in a temporary DANN_CACHE.
 """
 import gzip
 import json
-import os
 
 import numpy as np
 import pytest
@@ -108,6 +107,10 @@ def check_results(out, res, pair, seeds=(0,)):
         assert run["config"]["anneal_lr"] is spec.anneal_lr
     assert runs["source_only"]["config"]["lambda_max"] >= 0
     assert runs["train_on_target"]["method"] == "target_only"
+    # train-on-target is validated on held-out target *training* labels, the others are not
+    assert 0.0 <= runs["train_on_target"]["target_val_acc"] <= 1.0
+    assert "target_val_acc" not in runs["dann_seed0" if "dann_seed0" in runs else
+                                        f"dann_seed{seeds[0]}"]
     for name in on_disk["figures"].values():
         assert (out / name).read_bytes()[:8] == PNG_MAGIC
     assert "tsne.png" in on_disk["figures"].values()
