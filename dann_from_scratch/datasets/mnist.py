@@ -238,6 +238,9 @@ def load_mnist5k(
     to "train". With the defaults that is 400 train / 100 test digits per class. Within a
     split, digits keep the file's order. Train and test never share a digit.
 
+    The file is sorted by class, so ``images[:n]`` holds only the first few digits: draw a
+    random subset (``rng.choice``) when you want fewer images.
+
     Returns ``(images, labels)``: uint8 (N, 28, 28, 1) and int64 (N,).
     """
     if split not in ("train", "test"):
