@@ -19,28 +19,11 @@ import pytest
 
 from dann_from_scratch import checkpoint as ckpt_io
 from dann_from_scratch.cli import main
+from pipeline_fixtures import _cache, _one_blas_thread, cache_root  # noqa: F401 (fixtures)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TINY = ["--quick", "--steps", "4", "--batch-size", "16", "--no-progress"]
 
-
-@pytest.fixture(scope="module")
-def cache_root(tmp_path_factory):
-    return tmp_path_factory.mktemp("dann_cache")
-
-
-@pytest.fixture(autouse=True)
-def _cache(cache_root, monkeypatch):
-    monkeypatch.setenv("DANN_CACHE", str(cache_root))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """One BLAS thread (what ``dann`` uses by default) also for the in-process helpers."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def run(capsys, *argv):

@@ -17,28 +17,10 @@ import pytest
 
 from dann_from_scratch import experiments as ex
 from dann_from_scratch.datasets import DatasetError
+from pipeline_fixtures import _cache, _one_blas_thread, cache_root  # noqa: F401 (fixtures)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-
-@pytest.fixture(scope="module")
-def cache_root(tmp_path_factory):
-    return tmp_path_factory.mktemp("dann_cache")
-
-
-@pytest.fixture(autouse=True)
-def _cache(cache_root, monkeypatch):
-    monkeypatch.setenv("DANN_CACHE", str(cache_root))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """One BLAS thread, as ``dann`` uses by default: on a shared 2-core machine two spinning
-    BLAS threads per process can make every matrix product many times slower."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 # -- fixtures: tiny SVHN and MNIST files in the loaders' layout -------------------------------------
