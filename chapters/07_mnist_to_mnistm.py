@@ -107,13 +107,9 @@ def train_or_load(method, source, target, cfg, tag):
     """Train ``method`` (or load the finished checkpoint of an identical earlier run)."""
     model = build_model("mnist", rng=0)
     path = CKPT / f"mnist_mnistm_{tag}_{method}_{cfg.steps}.npz"
-    if path.exists():
-        ckpt = checkpoint.load_checkpoint(path)
-        same = {k: v for k, v in ckpt.config.items() if k != "progress"} == \
-            {k: v for k, v in cfg.to_dict().items() if k != "progress"}
-        if same and ckpt.step == cfg.steps:
-            print(f"{method}: loaded {path}")
-            return checkpoint.load_model(model, path), ckpt.history
+    if checkpoint.load_if_finished(model, path, cfg.to_dict()) is not None:
+        print(f"{method}: loaded {path}")
+        return model, checkpoint.load_checkpoint(path).history
     start = time.perf_counter()
     val = None if QUICK else ((xs_test, ys_test), (xt_test, yt_test))   # curves in full mode
     history = train(model, source, target, cfg, val=val, checkpoint_path=path)

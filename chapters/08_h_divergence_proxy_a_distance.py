@@ -104,12 +104,9 @@ def train_or_load(method):
                       eval_every=0 if QUICK else max(1, STEPS // 10))   # as in chapter 7
     model = build_model("mnist", rng=0)
     path = CKPT / f"mnist_mnistm_{'quick' if QUICK else 'full'}_{method}_{STEPS}.npz"
-    if not QUICK and path.exists():
-        ckpt = checkpoint.load_checkpoint(path)
-        if ckpt.step == cfg.steps and all(ckpt.config.get(k) == v for k, v in cfg.to_dict().items()
-                                          if k != "progress"):
-            print(f"{method}: loaded {path}")
-            return checkpoint.load_model(model, path)
+    if not QUICK and checkpoint.load_if_finished(model, path, cfg.to_dict()) is not None:
+        print(f"{method}: loaded {path}")
+        return model
     src, tgt = (xs, ys), xt
     if QUICK:                                   # a tiny run, only to show the code path
         keep = rng.choice(len(xs), 300, replace=False)

@@ -148,3 +148,20 @@ def load_model(model: nn.Module, path) -> nn.Module:
     if hasattr(model, "input_mean"):
         model.input_mean = ckpt.input_mean
     return model
+
+
+def load_if_finished(model: nn.Module, path, config: dict, ignore=("progress",)):
+    """Load ``path`` into ``model`` if it holds a *finished* run of exactly ``config`` (a
+    ``TrainConfig.to_dict()``; keys in ``ignore`` may differ); otherwise return None.
+
+    Lets a script skip a training run it has already done (the chapters reuse each other's
+    networks this way) without ever mistaking a different or half-done run for it.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    ckpt = load_checkpoint(path)
+    same = all(ckpt.config.get(k) == v for k, v in config.items() if k not in ignore)
+    if not same or ckpt.step != config["steps"]:
+        return None
+    return load_model(model, path)

@@ -364,3 +364,17 @@ def test_training_on_the_gpu_matches_the_cpu(data):
     for name, value in cpu.state_dict().items():
         np.testing.assert_allclose(gpu.state_dict()[name], value, rtol=1e-4, atol=1e-5)
     assert h["target_acc"][-1] is not None
+
+
+def test_load_if_finished_reuses_only_an_identical_finished_run(tmp_path, data):
+    xs, ys, xt, yt = data
+    path = tmp_path / "run.npz"
+    assert ckpt_io.load_if_finished(small_model(), path, config(steps=4).to_dict()) is None
+    train(small_model(), (xs, ys), xt, config(steps=4), checkpoint_path=path, stop_after=2)
+    assert ckpt_io.load_if_finished(small_model(), path, config(steps=4).to_dict()) is None  # half done
+    done = small_model()
+    train(done, (xs, ys), xt, config(steps=4), checkpoint_path=path)
+    loaded = ckpt_io.load_if_finished(small_model(), path, config(steps=4).to_dict())
+    for name, value in done.state_dict().items():
+        np.testing.assert_array_equal(loaded.state_dict()[name], value, err_msg=name)
+    assert ckpt_io.load_if_finished(small_model(), path, config(steps=4, lr=0.02).to_dict()) is None
