@@ -678,11 +678,17 @@ def training_loop(model, source, target, config, updater_cls, target_labelled=No
     return history
 
 
+#: terminal line of this process's progress bar (None: tqdm's default); runners that train
+#: several networks at once in worker processes give each worker its own line
+BAR_POSITION: int | None = None
+
+
 def _progress_bar(config: TrainConfig, start: int, end: int):
     if not config.progress:
         return None
     from tqdm.auto import tqdm
-    return tqdm(total=end, initial=start, desc=config.method, unit="step", dynamic_ncols=True)
+    return tqdm(total=end, initial=start, desc=config.method, unit="step", dynamic_ncols=True,
+                position=BAR_POSITION)
 
 
 def _update_bar(bar, logs: dict) -> None:

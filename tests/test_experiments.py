@@ -169,6 +169,26 @@ def test_selection_uses_only_unsupervised_signals(mnist_quick, tmp_path, monkeyp
     assert sel2["chosen"] == sel["chosen"] and sel2["candidates"] == sel["candidates"]
 
 
+def test_parallel_jobs_give_the_same_row(mnist_quick, tmp_path, monkeypatch, cache_root):
+    """jobs=2 trains the selection candidates, then source-only and train-on-target, in two
+    forked worker processes; every number matches the one-process run of the fixture."""
+    _, res = mnist_quick
+    monkeypatch.setenv("DANN_CACHE", str(cache_root))
+    out = tmp_path / "jobs2"
+    res2 = ex.reproduce("mnist-mnistm", out_dir=out, quick=True, progress=False, select=GRID,
+                        tsne=False, jobs=2)
+    assert res2["settings"]["jobs"] == 2 and "--jobs 2" in res2["command"]
+    assert list(res2["runs"]) == list(res["runs"])
+    for name, run in res["runs"].items():
+        for key in ("source_val_acc", "domain_error", "target_acc"):
+            assert res2["runs"][name][key] == run[key], (name, key)
+        assert res2["runs"][name]["history"]["label_loss"] == run["history"]["label_loss"]
+    assert res2["meta_parameters"]["selection"] == res["meta_parameters"]["selection"]
+    assert res2["ours_svm"] == res["ours_svm"]
+    with pytest.raises(ex.UsageError, match="jobs"):
+        ex.reproduce("mnist-mnistm", out_dir=tmp_path / "x", quick=True, jobs=0)
+
+
 @pytest.mark.parametrize("pair", ["svhn-mnist", "syndigits-svhn"])
 def test_quick_reproduce_svhn_pairs_on_fixture(tmp_path, pair):
     data = make_svhn_fixture(tmp_path / "data")
