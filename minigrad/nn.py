@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from . import backend, ops
+from .ops.conv_maxpool import fusable
 from .tensor import Tensor
 
 np = backend.numpy_module
@@ -171,7 +172,17 @@ class Module:
 
 
 class Sequential(Module):
-    """Modules applied one after another; indexable and iterable."""
+    """Modules applied one after another; indexable and iterable.
+
+    One optimisation happens here: a ``Conv2d`` directly followed by a ``MaxPool2d(2)``
+    (and a ``ReLU``) runs as one fused node, :func:`minigrad.ops.conv2d_maxpool2d`, when the
+    conv's output has even height and width. Values and gradients are the same (up to
+    float rounding; ties in a pooling window may go to another member); the layers, their
+    parameters and their names do not change. Set ``fuse = False`` on an instance to run
+    every module on its own.
+    """
+
+    fuse = True
 
     def __init__(self, *modules: Module):
         super().__init__()
@@ -179,9 +190,32 @@ class Sequential(Module):
             setattr(self, str(i), m)
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
+        mods = list(self._modules.values())
+        i = 0
+        while i < len(mods):
+            run = self._conv_pool_run(mods, i, x) if self.fuse else 0
+            if run:
+                conv = mods[i]
+                x = ops.conv2d_maxpool2d(x, conv.weight, conv.bias, stride=conv.stride,
+                                         padding=conv.padding, relu=(run == 3))
+                i += run
+            else:
+                x = mods[i](x)
+                i += 1
         return x
+
+    @staticmethod
+    def _conv_pool_run(mods, i, x) -> int:
+        """How many modules from ``mods[i]`` on one fused node replaces: 3 (conv, pool,
+        relu), 2 (conv, pool) or 0 (no fusion). Exact types only: a subclass may change
+        what its forward does."""
+        if type(mods[i]) is not Conv2d or i + 1 >= len(mods) or type(mods[i + 1]) is not MaxPool2d:
+            return 0
+        conv, pool = mods[i], mods[i + 1]
+        if not fusable(getattr(x, "shape", ()), conv.kernel_size, conv.stride, conv.padding,
+                       pool.kernel_size, pool.stride, pool.padding):
+            return 0
+        return 3 if i + 2 < len(mods) and type(mods[i + 2]) is ReLU else 2
 
     def __getitem__(self, i) -> Module:
         return list(self._modules.values())[i]

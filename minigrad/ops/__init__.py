@@ -11,6 +11,7 @@ subclass; the forward/backward pairs live in the modules next to this one:
 * ``losses``      softmax, log_softmax, cross_entropy, binary_cross_entropy_with_logits
 * ``conv``        conv2d (im2col on strided views, col2im)
 * ``pool``        max_pool2d, avg_pool2d
+* ``conv_maxpool`` conv2d_maxpool2d (conv + 2x2 max pool [+ relu] fused into one node)
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ..tensor import Tensor
 from .activations import Dropout, ReLU, Sigmoid, Tanh
 from .arithmetic import Add, Cast, Div, Exp, Log, Mul, Neg, Pow, Sqrt, Sub
 from .conv import Conv2d, col2im, conv2d, im2col
+from .conv_maxpool import Conv2dMaxPool2d, conv2d_maxpool2d
 from .linalg import Linear, MatMul
 from .losses import BCEWithLogits, CrossEntropy, LogSoftmax, Softmax
 from .pool import AvgPool2d, MaxPool2d, avg_pool2d, max_pool2d
@@ -31,7 +33,7 @@ __all__ = [
     "reshape", "transpose", "flatten", "getitem", "concatenate",
     "matmul", "linear",
     "softmax", "log_softmax", "cross_entropy", "binary_cross_entropy_with_logits",
-    "conv2d", "im2col", "col2im", "max_pool2d", "avg_pool2d",
+    "conv2d", "im2col", "col2im", "max_pool2d", "avg_pool2d", "conv2d_maxpool2d",
 ]
 
 

@@ -220,6 +220,64 @@ def col2im(cols, x_shape, kh: int, kw: int, stride=1, padding=0):
     return _crop_to_nchw(gx, ph, pw)
 
 
+# -- pieces shared by conv2d and the fused conv2d + max-pool op (conv_pool.py) ----------------
+def _conv_shapes(op, x, weight, bias, stride, padding):
+    """Check the arguments of a convolution; return
+    ``(n, c, f, kh, kw, sh, sw, ph, pw, oh, ow)``."""
+    if x.ndim != 4:
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must be 4-D (F, C, KH, KW), got shape {weight.shape}")
+    n, c = x.shape[:2]
+    f, wc, kh, kw = weight.shape
+    if wc != c:
+        raise ValueError(f"{op}: input has {c} channels but weight expects {wc} "
+                         f"(input shape {x.shape}, weight shape {weight.shape})")
+    if bias is not None and bias.shape != (f,):
+        raise ValueError(f"{op}: bias of shape {bias.shape} does not fit weight of shape "
+                         f"{weight.shape} (expected ({f},))")
+    sh, sw, ph, pw, oh, ow = _check_geometry(op, x.shape, kh, kw, stride, padding)
+    return n, c, f, kh, kw, sh, sw, ph, pw, oh, ow
+
+
+def _weight_matrix(xp, weight, bias):
+    """The weight as a (KH*KW*C [+1], F) matrix in the (i, j, c) order of ``cols``' columns,
+    with the bias as an extra last row when given (it meets the column of ones)."""
+    f, c, kh, kw = weight.shape
+    k = kh * kw * c
+    wmat = xp.empty((k + (bias is not None), f), dtype=weight.dtype)
+    wmat[:k] = weight.transpose(2, 3, 1, 0).reshape(k, f)
+    if bias is not None:
+        wmat[k] = bias
+    return wmat
+
+
+def _split_weight_grad(gwmat, weight_shape, fold):
+    """``cols.T @ G`` (K [+1], F) -> (weight gradient (F, C, KH, KW), bias gradient or None)."""
+    f, c, kh, kw = weight_shape
+    k = kh * kw * c
+    gw = gwmat[:k].reshape(kh, kw, c, f).transpose(3, 2, 0, 1)
+    return gw.copy(), (gwmat[k].copy() if fold else None)
+
+
+def _input_grad(xp, g, weight, geometry):
+    """The input gradient of a convolution from its output gradient ``g``, an
+    ``(N*OH*OW, F)`` matrix with rows in (n, oh, ow) order; NCHW view of NHWC memory."""
+    x_shape, kh, kw, sh, sw, ph, pw, oh, ow, _ = geometry
+    n, c, h, w = x_shape
+    f = weight.shape[0]
+    # per kernel offset (i, j): W[:, :, i, j] as an (F, C) matrix
+    wk = weight.transpose(2, 3, 0, 1).reshape(kh * kw, f, c)
+    gx = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=g.dtype)
+    for images in batch_groups(xp, n, oh * ow * kh * kw * c * g.itemsize):
+        rows = slice(images.start * oh * ow, images.stop * oh * ow)
+        # one batched matmul: for each kernel offset, G (P, F) @ W_ij (F, C) -> (P, C),
+        # added at once into the input positions it came from (in cache, slice by slice)
+        blocks = (g[rows] @ wk).reshape(kh, kw, -1, oh, ow, c)
+        _col2im_add(xp, blocks, gx[images], sh, sw)
+    return _crop_to_nchw(gx, ph, pw)
+
+
 # -- the op -----------------------------------------------------------------------------------
 class Conv2d(Function):
     """``out[n, f] = bias[f] + sum_c x[n, c] (*) weight[f, c]`` (cross-correlation, as in
@@ -227,29 +285,11 @@ class Conv2d(Function):
 
     def forward(self, x, weight, bias=None, stride=1, padding=0):
         xp = self.xp
-        if x.ndim != 4:
-            raise ValueError(f"conv2d: input must be 4-D (N, C, H, W), got shape {x.shape}")
-        if weight.ndim != 4:
-            raise ValueError(f"conv2d: weight must be 4-D (F, C, KH, KW), got shape {weight.shape}")
-        n, c, h, w = x.shape
-        f, wc, kh, kw = weight.shape
-        if wc != c:
-            raise ValueError(f"conv2d: input has {c} channels but weight expects {wc} "
-                             f"(input shape {x.shape}, weight shape {weight.shape})")
-        if bias is not None and bias.shape != (f,):
-            raise ValueError(f"conv2d: bias of shape {bias.shape} does not fit weight of shape "
-                             f"{weight.shape} (expected ({f},))")
-        sh, sw, ph, pw, oh, ow = _check_geometry("conv2d", x.shape, kh, kw, stride, padding)
-
+        n, c, f, kh, kw, sh, sw, ph, pw, oh, ow = _conv_shapes("conv2d", x, weight, bias, stride,
+                                                               padding)
         xh = _nhwc_padded(xp, x, ph, pw)
-        k = kh * kw * c
-        fold = bias is not None  # bias as an extra column of ones in cols
-        # weight as a (KH*KW*C [+1], F) matrix in the same (i, j, c) order as cols' columns
-        wmat = xp.empty((k + fold, f), dtype=x.dtype)
-        wmat[:k] = weight.transpose(2, 3, 1, 0).reshape(k, f)
-        if fold:
-            wmat[k] = bias
-
+        wmat = _weight_matrix(xp, weight, bias)
+        k, fold = kh * kw * c, bias is not None  # bias as an extra column of ones in cols
         self.geometry = (x.shape, kh, kw, sh, sw, ph, pw, oh, ow, fold)
         # cols: one row per output position, (i, j, c) columns [+ a column of ones]
         cols = xp.empty((n * oh * ow, k + fold), dtype=x.dtype)
@@ -270,32 +310,17 @@ class Conv2d(Function):
         xp = self.xp
         cols, weight = self.saved
         x_shape, kh, kw, sh, sw, ph, pw, oh, ow, fold = self.geometry
-        n, c, h, w = x_shape
-        f = weight.shape[0]
-        k = kh * kw * c
+        n, f = x_shape[0], weight.shape[0]
         needs = self.needs_input_grad
         has_bias = len(needs) == 3
         # output gradient as an (N*OH*OW, F) matrix; free when grad is channels-last already
         g = xp.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(n * oh * ow, f)
 
-        gx = gw = gb = None
+        gw = gb = None
         if needs[1] or (has_bias and needs[2]):
-            gwmat = cols.T @ g  # (K [+1], F): weight gradient, and the bias gradient as last row
-            if needs[1]:
-                gw = xp.ascontiguousarray(gwmat[:k].reshape(kh, kw, c, f).transpose(3, 2, 0, 1))
-            if has_bias and needs[2]:
-                gb = gwmat[k].copy()
-        if needs[0]:
-            # per kernel offset (i, j): W[:, :, i, j] as an (F, C) matrix
-            wk = weight.transpose(2, 3, 0, 1).reshape(kh * kw, f, c)
-            gx = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=grad.dtype)
-            for images in batch_groups(xp, n, oh * ow * kh * kw * c * grad.itemsize):
-                rows = slice(images.start * oh * ow, images.stop * oh * ow)
-                # one batched matmul: for each kernel offset, G (P, F) @ W_ij (F, C) -> (P, C),
-                # added at once into the input positions it came from (in cache, slice by slice)
-                blocks = (g[rows] @ wk).reshape(kh, kw, -1, oh, ow, c)
-                _col2im_add(xp, blocks, gx[images], sh, sw)
-            gx = _crop_to_nchw(gx, ph, pw)
+            # (K [+1], F): the weight gradient, and the bias gradient as the last row
+            gw, gb = _split_weight_grad(cols.T @ g, weight.shape, fold)
+        gx = _input_grad(xp, g, weight, self.geometry) if needs[0] else None
         return (gx, gw, gb) if has_bias else (gx, gw)
 
 
