@@ -86,6 +86,25 @@ xp_ = mg.Tensor(rng.permutation(72).reshape(1, 2, 6, 6) / 10.0, requires_grad=Tr
 print("max_pool2d 3x3/2 gradcheck:", mg.gradcheck(lambda a: mg.ops.max_pool2d(a, 3, 2), xp_))
 
 # %% [markdown]
+# ## Conv, pool and ReLU as one node
+# Every pooled block of the paper's networks is conv -> 2x2 max pool -> ReLU. Run as three
+# ops, the conv writes its whole output to memory, the pooling reads it back and keeps a
+# quarter, and the backward does the same with the gradient. `conv2d_maxpool2d` orders the
+# im2col rows so that each image's GEMM output is four contiguous blocks, one per member of
+# the 2x2 windows: pooling is then three elementwise maxima between blocks (and the ReLU
+# a fourth, against 0), done while the GEMM's output is still in cache. `nn.Sequential`
+# uses it by itself for Conv2d -> MaxPool2d(2) [-> ReLU] when the conv output has even
+# sides. Same values, same gradients:
+
+# %%
+xf = mg.Tensor(rng.standard_normal((2, 3, 12, 12)), requires_grad=True)
+wf = mg.Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+fused = mg.ops.conv2d_maxpool2d(xf, wf, relu=True)
+plain = mg.ops.relu(mg.ops.max_pool2d(mg.ops.conv2d(xf, wf), 2))
+print("fused == conv -> pool -> relu:", np.allclose(fused.numpy(), plain.numpy()))
+print("fused gradcheck:", mg.gradcheck(lambda a, k: mg.ops.conv2d_maxpool2d(a, k, relu=True), xf, wf))
+
+# %% [markdown]
 # ## A convnet on 8x8 digits
 # Conv 3x3x16, pool, conv 3x3x32, pool, two fully connected layers: float32 throughout.
 

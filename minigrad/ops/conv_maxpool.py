@@ -19,10 +19,12 @@ along: ``relu(max(a, b, c, d)) = max(a, b, c, d, 0)``.
 Backward: for every pooled output we kept which of the four members won (or "none" when
 the ReLU clipped it: ``winner == 4``). The output gradient goes to the winner's block and
 is zero elsewhere, which gives the conv's output gradient in the same permuted row order;
-``cols.T @ G`` is the weight gradient (the row order does not matter to a sum over rows),
+``cols.T @ G`` is the weight gradient (the row order does not matter to a sum over rows;
+it is summed group by group, while each group's G is in cache),
 and the input gradient is the plain conv's, after putting G's rows back in (n, oh, ow)
-order. Ties go to the first member in (0,0), (0,1), (1,0), (1,1) order, as in
-:func:`~minigrad.ops.max_pool2d`.
+order. Ties go to the first member in (0,0), (0,1), (1,0), (1,1) order (the separable
+:func:`~minigrad.ops.max_pool2d` may pick another of the tied members: the values agree,
+the gradient goes to a different but equally maximal element).
 
 :class:`minigrad.nn.Sequential` uses this op by itself where a ``Conv2d`` is followed by a
 ``MaxPool2d(2)`` (and a ``ReLU``) and the conv's output has even height and width, so
@@ -126,15 +128,25 @@ class Conv2dMaxPool2d(Function):
         has_bias = len(needs) == 3
         # pooled gradient as (n, a*b*f), channels-last (free when it already is)
         gp = xp.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(n, a * b * f)
-        # the conv output's gradient, rows in the permuted (n, di, dj, a, b) order
+        want_w = needs[1] or (has_bias and needs[2])
+        # the conv output's gradient, rows in the permuted (n, di, dj, a, b) order, a few
+        # images at a time: each group's block goes into the weight-gradient GEMM while it
+        # is still in cache (the row order does not matter to cols.T @ G, a sum over rows)
         g = xp.empty((n, 4, a * b * f), dtype=grad.dtype)
-        for d in range(4):
-            xp.multiply(gp, winner == d, out=g[:, d])
+        gwmat = None
+        for images in batch_groups(xp, n, oh * ow * (cols.shape[1] + f) * grad.itemsize):
+            block = g[images]
+            for d in range(4):
+                xp.multiply(gp[images], winner[images] == d, out=block[:, d])
+            if want_w:
+                rows = slice(images.start * oh * ow, images.stop * oh * ow)
+                part = cols[rows].T @ block.reshape(-1, f)
+                gwmat = part if gwmat is None else xp.add(gwmat, part, out=gwmat)
         g = g.reshape(n * oh * ow, f)
 
         gw = gb = None
-        if needs[1] or (has_bias and needs[2]):
-            gw, gb = _split_weight_grad(cols.T @ g, weight.shape, fold)
+        if want_w:
+            gw, gb = _split_weight_grad(gwmat, weight.shape, fold)
         gx = None
         if needs[0]:
             # rows back to (n, oh, ow) order, then the plain conv's input gradient
