@@ -165,9 +165,9 @@ PAIRS: dict[str, PairSpec] = {
         dann={"lambda_max": 1.0}, default_dann={"lambda_max": 1.0},
         meta_note=("the paper's schedules and lambda_max = 1 (the winner of the unsupervised "
                    "rule on the embedded data, see the default run); 10,000 steps (about 12 "
-                   "epochs of the 55,000 source images): in a 6,000-step trial run (seed 0) the "
-                   "DANN domain-classifier error was still rising at the end, and 10,000 steps "
-                   "x 5 networks fit an hour on 2 CPU cores with --jobs 2"),
+                   "epochs of the 55,000 source images) is a compute budget, not a tuned "
+                   "value: the most that lets the 5 networks of a 3-seed row train within an "
+                   "hour on 2 CPU cores (--jobs 2)"),
         default_meta_note=(
             "embedded default (mnist5k -> mnistm5k): lambda_max = 1 (the paper's) chosen by the "
             "rule from {0.1, 0.3, 1} in 1,000-step runs (seed 0): source validation accuracy "

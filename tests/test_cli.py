@@ -46,6 +46,7 @@ def one_line_error(err: str) -> str:
     (["reproduce", "mnist-mnistm", "--steps", "0"], "--steps", "dann reproduce --help"),
     (["reproduce", "mnist-mnistm", "--device", "tpu"], "--device", "dann reproduce --help"),
     (["reproduce", "mnist-mnistm", "--seeds", "x"], "--seeds", "dann reproduce --help"),
+    (["reproduce", "mnist-mnistm", "--jobs", "0"], "--jobs", "dann reproduce --help"),
     (["train", "--source", "mnist5k"], "--target", "dann train --help"),
     (["train", "--source", "mnist5k", "--target", "nowhere"], "unknown domain 'nowhere'",
      "dann train --help"),
@@ -181,10 +182,11 @@ def test_preview_writes_png(capsys, tmp_path):
 def test_reproduce_quick_prints_the_table(capsys, tmp_path):
     out_dir = tmp_path / "r"
     code, out, err = run(capsys, "reproduce", "mnist-mnistm", "--quick", "--no-progress",
-                         "--no-tsne", "--out", str(out_dir))
+                         "--no-tsne", "--jobs", "2", "--out", str(out_dir))
     assert code == 0, err
     assert "paper" in out and "0.5225" in out and "0.7666" in out and "ours" in out
     assert (out_dir / "results.json").is_file() and (out_dir / "results.md").is_file()
     res = json.loads((out_dir / "results.json").read_text())
     assert res["command"].startswith("dann reproduce mnist-mnistm")
+    assert res["settings"]["jobs"] == 2
     assert (out_dir / "checkpoints" / "dann_seed0.npz").is_file()
