@@ -112,6 +112,15 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    def __bool__(self) -> bool:
+        # without this, Python would fall back to __len__ and ``if loss_vector:`` would be
+        # silently true for any non-empty tensor
+        if self.data.size != 1:
+            raise ValueError(f"bool(Tensor of shape {tuple(self.shape)}): the truth value of a "
+                             "tensor with more than one element is ambiguous; compare "
+                             "t.numpy() with .any() or .all(), or use t.item() for one element")
+        return bool(self.data.reshape(()))
+
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({self.data!r}{grad})"

@@ -27,6 +27,14 @@ def test_binary_broadcasting_failure_names_op_and_shapes(op, sa, sb):
         getattr(ops, op)(f32(*sa), f32(*sb))
 
 
+def test_bool_of_a_tensor():
+    Tensor = mg.Tensor
+    assert bool(Tensor(np.array([2.0], dtype=np.float32))) is True
+    assert bool(Tensor(np.float32(0.0))) is False
+    with pytest.raises(ValueError, match=r"bool\(Tensor of shape \(3,\)\).*ambiguous"):
+        bool(Tensor(np.ones(3, dtype=np.float32)))
+
+
 def test_binary_operator_broadcasting_failure():
     with pytest.raises(ValueError, match=r"mul: .*\(2, 3\).*\(2,\)"):
         f32(2, 3) * f32(2)
