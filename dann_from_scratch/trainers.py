@@ -740,9 +740,18 @@ def predict_features(model, x, batch_size: int = 512) -> np.ndarray:
     return _batched(model, x, batch_size, lambda m, t: m.features(t), "features")
 
 
-def _domain_logits(model, x, batch_size):
-    return _batched(model, x, batch_size,
-                    lambda m, t: m.domain_classifier(m.features(t)), "domain")[:, 0]
+def _heads(model, x, batch_size, domain: bool):
+    """Class logits (N, C) and, if ``domain``, the domain logits (N,) (else None), from one
+    pass of G_f over ``x``."""
+    if not domain:
+        return predict_logits(model, x, batch_size), None
+
+    def fn(m, t):
+        f = m.features(t)
+        return ops.concatenate([m.label_predictor(f), m.domain_classifier(f)], axis=1)
+
+    out = _batched(model, x, batch_size, fn, "evaluate")
+    return out[:, :-1], out[:, -1]
 
 
 def evaluate(model, source_val=None, target_test=None, batch_size: int = 512) -> dict:
@@ -759,18 +768,23 @@ def evaluate(model, source_val=None, target_test=None, batch_size: int = 512) ->
     """
     result = {"source_val_acc": None, "target_acc": None, "domain_error": None}
     num_classes = getattr(model, "num_classes", None)
+    both = source_val is not None and target_test is not None
     xs = xt = None
     if source_val is not None:
         xs, ys = _split_xy(source_val, "source_val", need_labels=True)
         ys = _check_labels(ys, num_classes, "source_val labels")
-        result["source_val_acc"] = float((predict_logits(model, xs, batch_size).argmax(1) == ys).mean())
+        logits_s, domain_s = _heads(model, xs, batch_size, domain=both)
+        result["source_val_acc"] = float((logits_s.argmax(1) == ys).mean())
     if target_test is not None:
         xt, yt = _split_xy(target_test, "target_test", need_labels=False)
         if yt is not None:
             yt = _check_labels(yt, num_classes, "target_test labels")
-            result["target_acc"] = float((predict_logits(model, xt, batch_size).argmax(1) == yt).mean())
-    if xs is not None and xt is not None:
-        err_s = float((_domain_logits(model, xs, batch_size) > 0).mean())    # called target
-        err_t = float((_domain_logits(model, xt, batch_size) <= 0).mean())   # called source
+        if yt is not None or both:
+            logits_t, domain_t = _heads(model, xt, batch_size, domain=both)
+            if yt is not None:
+                result["target_acc"] = float((logits_t.argmax(1) == yt).mean())
+    if both:
+        err_s = float((domain_s > 0).mean())    # source images called target
+        err_t = float((domain_t <= 0).mean())   # target images called source
         result["domain_error"] = 0.5 * (err_s + err_t)
     return result

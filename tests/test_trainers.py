@@ -116,7 +116,20 @@ def test_evaluate_and_predictions(runs, data):
     model = runs["dann"][0]
     res = evaluate(model, (xs, ys), xt)          # target without labels: no target accuracy
     assert res["target_acc"] is None and res["source_val_acc"] > 0.9
-    assert res["domain_error"] is not None
+    # the signals, recomputed by hand from the heads
+    import minigrad as mg
+    from dann_from_scratch.trainers import prepare_inputs
+    with mg.no_grad():
+        model.eval()
+        f_s = model.features(mg.Tensor(prepare_inputs(xs, model)))
+        f_t = model.features(mg.Tensor(prepare_inputs(xt, model)))
+        d_s = model.domain_classifier(f_s).numpy()[:, 0]
+        d_t = model.domain_classifier(f_t).numpy()[:, 0]
+        acc_s = (model.label_predictor(f_s).numpy().argmax(1) == ys).mean()
+        model.train()
+    assert res["domain_error"] == pytest.approx(0.5 * ((d_s > 0).mean() + (d_t <= 0).mean()))
+    assert res["source_val_acc"] == pytest.approx(acc_s)
+    assert evaluate(model, None, (xt, yt))["domain_error"] is None
     assert predict_logits(model, xt, batch_size=7).shape == (100, 2)
     assert predict_features(model, xt).shape == (100, 16)
     assert model.training                        # evaluation restored training mode
