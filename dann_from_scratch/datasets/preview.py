@@ -41,7 +41,8 @@ def save_grid(
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    top = 0.4 if title else 0.0  # inches reserved for the title
+    # inches reserved above the grid: the title, else room for the first row's captions
+    top = 0.4 if title else (0.15 if labels is not None else 0.0)
     fig = Figure(figsize=(ncols * cell_inches, nrows * cell_inches + top))
     FigureCanvasAgg(fig)
     if title:
