@@ -796,7 +796,7 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
     tsne        draw the t-SNE figure (the slowest figure; on by default)
     jobs        train up to this many networks at once, each in its own worker process (CPU
                 only; give each worker one BLAS thread: on 2 cores, ``jobs=2`` finishes a
-                row of 5 networks about 1.4x sooner than one process with 2 threads)
+                row of 5 networks about 1.3x sooner than one process with 2 threads)
     """
     spec = get_pair(pair)
     seeds = _check_args(spec, seeds, steps, batch_size, device, select)
