@@ -883,7 +883,8 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
 
     # 4. subspace alignment on the source-only net's last hidden layer
     t0 = time.perf_counter()
-    _log(progress, f"[{spec.name}] subspace alignment + last-layer SVMs")
+    _log(progress, f"[{spec.name}] subspace alignment (choosing d by source cross-validation; "
+                   "minutes with many classes)")
     so_model = runs["source_only"]["_model"]
     xs_fit, s_idx = _rows(data.source_train[0], MAX_FEATURE_ROWS, 11)
     ys_fit = data.source_train[1][s_idx]
@@ -905,12 +906,14 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
                  if sa.selection is not None else None,
                  "svm_C": float(sa.classifier.named_steps["svm"].C)}
     timings["subspace_alignment"] = time.perf_counter() - t0
+    _log(progress, f"[{spec.name}] SA: d = {sa.d}, target accuracy {sa_acc:.4f}")
 
     # 5. last layer retrained as a linear SVM, for every network
     t0 = time.perf_counter()
     xtt_fit, tt_idx = _rows(data.target_train[0], MAX_FEATURE_ROWS, 13)
     ytt_fit = data.target_train[1][tt_idx]
     for name, rec in runs.items():
+        _log(progress, f"[{spec.name}] {name}: last layer retrained as a linear SVM")
         m = rec["_model"]
         if rec["method"] == "target_only":   # its labelled domain is the target's training set
             f_tr, y_tr = last_hidden_features(m, xtt_fit), ytt_fit
