@@ -120,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--jobs", type=_positive_int, default=1, help="train up to this many "
                    "networks at once, one worker process each (CPU; default 1). On 2 cores, "
                    "--jobs 2 with the default --threads 1 finishes a full row sooner")
+    r.add_argument("--target", metavar="DOMAIN", help="another target domain of the same "
+                   "image size, e.g. mnistm_binary (MNIST-M with thresholded digits, as the "
+                   "released set) or mnistm_official (the released set in --data-dir)")
+    r.add_argument("--resume", action="store_true", help="reuse the checkpoints already in "
+                   "--out from an earlier run of the same command: finished networks are "
+                   "loaded, ones cut short by Ctrl-C continue, missing ones are trained")
     _threads_option(r)
 
     # train
@@ -195,11 +201,17 @@ def _cmd_reproduce(a) -> int:
 
     spec = get_pair(a.pair)
     out = Path(a.out) if a.out else Path("dann_results") / spec.name
-    res = reproduce(spec.name, data_dir=a.data_dir, out_dir=out, seeds=tuple(a.seeds),
-                    steps=a.steps, batch_size=a.batch_size, device=a.device, quick=a.quick,
-                    progress=not a.no_progress, select=True if a.select else None,
-                    download=a.download, image_fit=a.image_fit, tsne=not a.no_tsne,
-                    jobs=a.jobs)
+    try:
+        res = reproduce(spec.name, data_dir=a.data_dir, out_dir=out, seeds=tuple(a.seeds),
+                        steps=a.steps, batch_size=a.batch_size, device=a.device, quick=a.quick,
+                        progress=not a.no_progress, select=True if a.select else None,
+                        download=a.download, image_fit=a.image_fit, tsne=not a.no_tsne,
+                        jobs=a.jobs, resume=a.resume, target=a.target)
+    except KeyboardInterrupt:
+        print(f"interrupted: the networks trained so far, and the one(s) in training, are "
+              f"saved in {out / 'checkpoints'}; continue with the same command plus --resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPT
     print(format_table(res))
     pad = res["proxy_a_distance"]
     if pad["before"]:

@@ -50,6 +50,7 @@ import os
 import platform
 import sys
 import time
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -138,12 +139,14 @@ _GTSRB_HELP = ("the GTSRB training set in its official layout (Final_Training/Im
                "with GT-000NN.csv; GTSRB_Final_Training_Images.zip from "
                "https://benchmark.ini.rub.de/) in DATA_DIR/gtsrb/ or DATA_DIR/gtsrb/GTSRB/ (the "
                "'test' split also needs Final_Test/Images/ and GT-final_test.csv)")
-_FILE_DOMAINS = {"mnist", "mnistm", "mnistm_official", "svhn", "gtsrb"}
+_FILE_DOMAINS = {"mnist", "mnistm", "mnistm_binary", "mnistm_official", "svhn", "gtsrb"}
 #: what each domain needs on disk, for error messages
 DOMAIN_HELP = {
     "mnist": _MNIST_HELP,
     "mnistm": (_MNIST_HELP + ", plus the 200 BSDS500 training photos (JPEG) in "
                "DATA_DIR/bsds500/train/ (without them the bundled photos are used)"),
+    "mnistm_binary": (_MNIST_HELP + ", plus the 200 BSDS500 training photos (JPEG) in "
+                      "DATA_DIR/bsds500/train/ (without them the bundled photos are used)"),
     "mnistm_official": ("the released MNIST-M folder (mnist_m_train/, mnist_m_test/ and "
                         "mnist_m_train_labels.txt, mnist_m_test_labels.txt) as DATA_DIR"),
     "svhn": _SVHN_HELP,
@@ -353,7 +356,7 @@ def load_domain_split(domain: str, split: str, data_dir=None, seed: int = 0,
                          f"{', '.join(DOMAINS[domain].splits)}")
     if domain in ("mnist", "svhn"):
         kw.setdefault("download", download)
-    elif domain == "mnistm":
+    elif domain in ("mnistm", "mnistm_binary"):
         # MNIST-M is built from MNIST: look for the MNIST files first (without downloading
         # unless asked), so a missing file is reported at once and clearly
         load_domain("mnist", split, data_dir=data_dir, download=download)
@@ -655,9 +658,36 @@ def _config_for(spec: PairSpec, method: str, steps: int, batch_size: int, seed: 
     return TrainConfig(**base)
 
 
+# Sidecar entries that say which data and network a checkpoint belongs to: ``resume`` reuses a
+# checkpoint only when all of them, and the training config, are those of the run it stands for.
+_RUN_IDENTITY = ("model", "pair", "run", "method", "source", "target", "image_fit", "data_dir",
+                 "model_seed", "quick")
+
+
+def _resume_point(ckpt: Path, side: dict, config: TrainConfig) -> tuple[int, dict] | None:
+    """For ``resume``: ``(steps done, old sidecar)`` of the run saved in ``ckpt``, or None when
+    there is no checkpoint. A checkpoint of any other run is a :class:`UsageError` (reusing it
+    would silently mix runs)."""
+    if not ckpt.exists():
+        return None
+    old = read_sidecar(ckpt) or {}
+    saved = ckpt_io.load_checkpoint(ckpt)
+    diffs = [f"{k} {old.get(k)!r} (now {side.get(k)!r})" for k in _RUN_IDENTITY
+             if old.get(k) != side.get(k)]
+    diffs += [f"{k} {saved.config.get(k)!r} (now {v!r})" for k, v in config.to_dict().items()
+              if k not in trainers._RESUMABLE_CHANGES and saved.config.get(k) != v]
+    if diffs:
+        raise UsageError(f"--resume: {ckpt} holds a different run: " + "; ".join(diffs)
+                         + ". Use another --out, or drop --resume to train it again.")
+    return saved.step, old
+
+
 def _run(name: str, spec: PairSpec, data: PairData, config: TrainConfig, ckpt_dir: Path,
-         model_seed: int, progress: bool, extra_info: dict) -> dict:
-    """Train one network; returns its record (config, history, signals, accuracy, timing)."""
+         model_seed: int, progress: bool, extra_info: dict, resume: bool = False) -> dict:
+    """Train one network; returns its record (config, history, signals, accuracy, timing).
+
+    ``resume``: if ``ckpt_dir`` already holds this run's checkpoint, a finished run is loaded
+    instead of trained and an interrupted one continues from where it stopped."""
     model = build_model(spec.model, rng=model_seed)
     ckpt = ckpt_dir / f"{name}.npz"
     labelled_target = config.method == "target_only"
@@ -675,12 +705,22 @@ def _run(name: str, spec: PairSpec, data: PairData, config: TrainConfig, ckpt_di
             "method": config.method, "source": data.info["source"], "target": data.info["target"],
             "image_fit": data.info["image_fit"], "data_dir": data.info["data_dir"],
             "model_seed": model_seed, "quick": data.info["quick"], **extra_info}
+    prior = _resume_point(ckpt, side, config) if resume else None
     write_sidecar(ckpt, side)
-    _log(progress, f"[{spec.name}] training {name} ({config.method}, {config.steps} steps, "
-                   f"batch {config.batch_size})")
+    earlier_seconds = 0.0
+    if prior is None:
+        _log(progress, f"[{spec.name}] training {name} ({config.method}, {config.steps} steps, "
+                       f"batch {config.batch_size})")
+    elif prior[0] < config.steps:
+        _log(progress, f"[{spec.name}] resuming {name} at step {prior[0]} of {config.steps}")
+    else:
+        # a finished run: train() below loads it and takes no step
+        _log(progress, f"[{spec.name}] reusing the finished {name} from {ckpt}")
+        earlier_seconds = float(prior[1].get("train_seconds", 0.0))
     t0 = time.perf_counter()
-    history = train(model, source, target, config, val=val, checkpoint_path=ckpt)
-    seconds = time.perf_counter() - t0
+    history = train(model, source, target, config, val=val, checkpoint_path=ckpt,
+                    resume_from=ckpt if prior is not None else None)
+    seconds = earlier_seconds + time.perf_counter() - t0
     if history.get("eval_step") and history["eval_step"][-1] == config.steps:
         # the trainer evaluated ``val`` after the last step already
         signals = {k: history[k][-1] for k in ("source_val_acc", "target_acc", "domain_error")}
@@ -692,6 +732,7 @@ def _run(name: str, spec: PairSpec, data: PairData, config: TrainConfig, ckpt_di
         "name": name, "method": config.method, "config": config.to_dict(),
         "model": spec.model, "model_seed": model_seed, "checkpoint": str(ckpt.name),
         "train_seconds": seconds,
+        **({"resumed_from_step": prior[0]} if prior is not None else {}),
         "source_val_acc": signals["source_val_acc"],
         **({"target_val_acc": signals["target_acc"]} if labelled_target else {}),
         "domain_error": signals["domain_error"],
@@ -719,9 +760,19 @@ def _timed_run(name, config, model_seed, extra_info, common) -> dict:
 
 
 def _worker_run(position, name, config, model_seed, extra_info) -> dict:
-    """One run inside a worker process; the trained model stays in its checkpoint."""
+    """One run inside a worker process; the trained model stays in its checkpoint.
+
+    After a Ctrl-C (which reaches every worker) the worker saves the run it is training and
+    refuses every run still queued for it: the pool may already have handed those over, and
+    they must not start training behind the user's back."""
+    if _WORKER_SHARED.get("interrupted"):
+        raise KeyboardInterrupt(f"{name}: not started, an earlier run was interrupted")
     trainers.BAR_POSITION = position  # each worker slot's progress bar on its own line
-    record = _timed_run(name, config, model_seed, extra_info, _WORKER_SHARED["common"])
+    try:
+        record = _timed_run(name, config, model_seed, extra_info, _WORKER_SHARED["common"])
+    except KeyboardInterrupt:
+        _WORKER_SHARED["interrupted"] = True
+        raise
     record.pop("_model")
     return record
 
@@ -741,13 +792,19 @@ def _run_tasks(tasks, jobs: int, **common) -> dict:
 
     _WORKER_SHARED["common"] = common
     records = {}
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
+                               mp_context=multiprocessing.get_context("fork"))
     try:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
-                                 mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = [pool.submit(_worker_run, i % jobs, *t) for i, t in enumerate(tasks)]
-            for (name, *_), future in zip(tasks, futures):
-                records[name] = future.result()
+        futures = [pool.submit(_worker_run, i % jobs, *t) for i, t in enumerate(tasks)]
+        for (name, *_), future in zip(tasks, futures):
+            records[name] = future.result()
+    except BaseException:
+        # Ctrl-C (or a failed run): runs not yet handed to a worker never start; the workers
+        # save what they are training (see _worker_run) before the pool shuts down
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
     finally:
+        pool.shutdown(wait=True)
         _WORKER_SHARED.clear()
     model_name = common["spec"].model
     for name, record in records.items():
@@ -756,6 +813,27 @@ def _run_tasks(tasks, jobs: int, **common) -> dict:
 
 
 # -- the pipeline -------------------------------------------------------------------------------------
+def with_target(spec: PairSpec, target: str) -> PairSpec:
+    """``spec`` with another target domain of the same image size and splits (e.g. MNIST-M
+    generated another way, or the released set): the same runs, compared with the same row
+    of the paper. :class:`UsageError` for an unknown or incompatible domain."""
+    if target not in DOMAINS:
+        raise UsageError(f"unknown target domain {target!r}; choose from {', '.join(DOMAINS)}")
+    want, have = DOMAINS[spec.target], DOMAINS[target]
+    missing = [s for s in (spec.target_train_split, spec.target_test_split)
+               if s not in have.splits]
+    if have.image_shape != want.image_shape or missing:
+        raise UsageError(f"--target {target}: {spec.name} needs a target like {spec.target} "
+                         f"({'x'.join(map(str, want.image_shape))} images with splits "
+                         f"{spec.target_train_split}/{spec.target_test_split}); {target} has "
+                         f"{'x'.join(map(str, have.image_shape))} and {', '.join(have.splits)}")
+    if target == spec.target:
+        return spec
+    return dataclasses.replace(spec, target=target, title=f"{spec.title} (target domain {target})",
+                               default_source=None, default_target=None,
+                               data_help=DOMAIN_HELP.get(target, spec.data_help))
+
+
 def _check_args(spec, seeds, steps, batch_size, device, select):
     try:
         seeds = [int(s) for s in seeds]
@@ -778,7 +856,8 @@ def _check_args(spec, seeds, steps, batch_size, device, select):
 def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[int] = (0,),
               steps: int | None = None, batch_size: int | None = None, device: str = "cpu",
               quick: bool = False, progress: bool = True, select=None, download: bool = False,
-              image_fit: str | None = None, tsne: bool = True, jobs: int = 1) -> dict:
+              image_fit: str | None = None, tsne: bool = True, jobs: int = 1,
+              resume: bool = False, target: str | None = None) -> dict:
     """Reproduce one column of Table 1 (see the module docstring); returns the results dict
     that is also written to ``out_dir/results.json``.
 
@@ -797,8 +876,19 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
     jobs        train up to this many networks at once, each in its own worker process (CPU
                 only; give each worker one BLAS thread: on 2 cores, ``jobs=2`` finishes a
                 row of 5 networks about 1.3x sooner than one process with 2 threads)
+    resume      reuse the checkpoints already in ``out_dir/checkpoints`` (from an earlier call
+                with the same arguments, finished or cut short by Ctrl-C): finished runs are
+                loaded, interrupted ones continue where they stopped, missing ones are
+                trained; a checkpoint of a different run is a :class:`UsageError`
+    target      another target domain for the pair (see :func:`with_target`; needs
+                ``data_dir``), e.g. ``"mnistm_binary"`` or ``"mnistm_official"``
     """
     spec = get_pair(pair)
+    if target is not None:
+        if data_dir is None:
+            raise UsageError("--target needs --data-dir: the embedded default data have their "
+                             "own target")
+        spec = with_target(spec, target)
     seeds = _check_args(spec, seeds, steps, batch_size, device, select)
     if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
         raise UsageError(f"jobs must be an integer >= 1, got {jobs!r}")
@@ -827,7 +917,7 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
         batch_size = QUICK_BATCH if quick else 128
     dann_overrides = dict(spec.default_dann if embedded and spec.default_dann is not None
                           else spec.dann)
-    common = dict(spec=spec, data=data, ckpt_dir=ckpt_dir, progress=progress)
+    common = dict(spec=spec, data=data, ckpt_dir=ckpt_dir, progress=progress, resume=resume)
 
     def cfg(method, seed, overrides=None):
         return _config_for(spec, method, steps, batch_size, seed, device, progress,
@@ -1000,7 +1090,8 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
     }
     results = {
         "pair": spec.name, "title": spec.title,
-        "command": _command_line(spec, data_dir, seeds, steps, batch_size, device, quick, jobs),
+        "command": _command_line(spec, data_dir, seeds, steps, batch_size, device, quick, jobs,
+                                 resume, target),
         "table_row": "ours",
         "table_note": ("'ours': each network's own softmax accuracy on the target test set (SA: "
                        "linear SVM on the aligned features); 'ours_svm': every network's last "
@@ -1017,7 +1108,7 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
         "meta_parameters": meta,
         "data": data.info,
         "settings": {"steps": steps, "batch_size": batch_size, "seeds": seeds, "device": device,
-                     "jobs": jobs,
+                     "jobs": jobs, "resume": bool(resume),
                      "quick": bool(quick), "anneal_lr": spec.anneal_lr, "model": spec.model,
                      "val_fraction": VAL_FRACTION, "max_feature_rows": MAX_FEATURE_ROWS,
                      "max_pad_rows": MAX_PAD_ROWS, "tsne_points": TSNE_POINTS if tsne else None},
@@ -1055,10 +1146,13 @@ def _finite(obj):
     return obj
 
 
-def _command_line(spec, data_dir, seeds, steps, batch_size, device, quick, jobs=1) -> str:
+def _command_line(spec, data_dir, seeds, steps, batch_size, device, quick, jobs=1,
+                  resume=False, target=None) -> str:
     parts = ["dann", "reproduce", spec.name]
     if data_dir is not None:
         parts += ["--data-dir", str(data_dir)]
+    if target is not None:
+        parts += ["--target", target]
     parts += ["--seeds", *map(str, seeds), "--steps", str(steps), "--batch-size", str(batch_size)]
     if device != "cpu":
         parts += ["--device", device]
@@ -1066,6 +1160,8 @@ def _command_line(spec, data_dir, seeds, steps, batch_size, device, quick, jobs=
         parts += ["--jobs", str(jobs)]
     if quick:
         parts.append("--quick")
+    if resume:
+        parts.append("--resume")
     return " ".join(parts)
 
 
@@ -1105,6 +1201,16 @@ def format_table(results: dict) -> str:
     if results["settings"].get("quick"):
         title += " - QUICK MODE (a few steps on tiny subsets: numbers mean nothing)"
     return "\n".join([title, line(head), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _resumed_note(run: dict) -> str:
+    """How a ``--resume`` call got this network (nothing for a network trained in one go)."""
+    step = run.get("resumed_from_step")
+    if step is None:
+        return ""
+    if step == run["config"]["steps"]:
+        return " (trained by an earlier call, loaded)"
+    return f" (resumed at step {step})"
 
 
 def render_markdown(r: dict) -> str:
@@ -1160,7 +1266,8 @@ def render_markdown(r: dict) -> str:
             val_s += f" (target val {_fmt(run['target_val_acc'])})"
         w(f"| {name} | {run['method']} | {run['config']['steps']} | {val_s} | "
           f"{_fmt(run['domain_error'])} | {_fmt(run['target_acc'])} | "
-          f"{_fmt(run.get('svm', {}).get('target_acc'))} | {run['train_seconds']:.0f} |")
+          f"{_fmt(run.get('svm', {}).get('target_acc'))} | {run['train_seconds']:.0f}"
+          + _resumed_note(run) + " |")
     w()
     w("Domain-classifier error: balanced error of the network's own domain classifier G_d on "
       "held-out source validation vs held-out (unlabelled) target training images; 0.5 = the "

@@ -19,7 +19,7 @@ held-out error ``eps``; then::
 Protocol used here (:func:`proxy_a_distance`): the same number ``n`` of rows is drawn from
 each domain (``n = min(N_s, N_t, max_samples)``, so the problem is balanced and chance is
 exactly 0.5); each domain's rows are split in half, one half of each for training and the
-other half for testing; a linear SVM (``StandardScaler -> LinearSVC``, scaler fit on the
+other half for testing; a linear SVM (``StandardScaler -> DenseLinearSVC``, scaler fit on the
 training half) is trained for every ``C`` of the grid and ``eps`` is the smallest test error
 over the grid. Taking the minimum over ``C`` on the test half follows common practice for
 this proxy; it biases ``eps`` slightly downwards (``d_A`` slightly upwards, about 0.1 for two
@@ -130,9 +130,8 @@ def _domain_split(features_src, features_tgt, max_samples: int | None, seed: int
 
 def _domain_errors(split, C_grid: Sequence[float], seed: int, max_iter: int) -> dict[float, float]:
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import LinearSVC
+
+    from .baselines import linear_svm
 
     X_train, y_train, X_test, y_test = split
     C_grid = [float(c) for c in C_grid]
@@ -140,8 +139,7 @@ def _domain_errors(split, C_grid: Sequence[float], seed: int, max_iter: int) -> 
         raise ValueError(f"C_grid must be a non-empty list of positive numbers, got {C_grid}")
     errors = {}
     for C in C_grid:
-        clf = Pipeline([("scale", StandardScaler()),
-                        ("svm", LinearSVC(C=C, max_iter=max_iter, random_state=seed))])
+        clf = linear_svm(C, seed=seed, max_iter=max_iter)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(X_train, y_train)

@@ -1,6 +1,7 @@
 """Subspace alignment, last-layer SVM retraining, accuracy / gap / proxy A-distance, plots."""
 import inspect
 import os
+import warnings
 
 import matplotlib
 
@@ -391,3 +392,53 @@ def test_save_figure_is_atomic(tmp_path):
         plots.save_figure(fig, target)
     assert target.read_bytes() == b"old"                # the old file is untouched
     assert os.listdir(tmp_path) == ["fig.png"]          # and no temp file is left
+
+
+# -- the dense linear SVM ---------------------------------------------------------------------------
+def _svm_objective(W, b, X, y, classes, C):
+    """LinearSVC's primal objective (one-vs-rest squared hinge, penalised bias) at (W, b)."""
+    Y = np.where(y[:, None] == classes[None, :], 1.0, -1.0)
+    if len(classes) == 2:
+        Y = Y[:, 1:]
+    scores = X @ W.T + b
+    return 0.5 * (np.sum(W * W) + np.sum(b * b)) + C * np.sum(np.maximum(1 - Y * scores, 0) ** 2)
+
+
+@pytest.mark.parametrize("n_classes", [2, 5])
+@pytest.mark.parametrize("C", [0.01, 1.0, 10.0])
+def test_dense_linear_svc_minimises_the_liblinear_objective(n_classes, C):
+    """Same objective as scikit-learn's LinearSVC, reached at least as well (liblinear run to a
+    tight tolerance on a small, overlapping problem), and the same predictions."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.svm import LinearSVC
+
+    from dann_from_scratch.baselines import DenseLinearSVC
+
+    rng = np.random.default_rng(n_classes)
+    centres = rng.normal(0, 1.5, (n_classes, 6))
+    y = rng.integers(0, n_classes, 400)
+    X = centres[y] + rng.normal(0, 1.0, (400, 6))
+    labels = np.array([3, 7, 8, 11, 20])[y]                     # arbitrary class labels
+    ours = DenseLinearSVC(C=C, tol=1e-6).fit(X, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = LinearSVC(C=C, dual=False, tol=1e-8, max_iter=100000).fit(X, labels)
+    np.testing.assert_array_equal(ours.classes_, ref.classes_)
+    assert ours.coef_.shape == ref.coef_.shape and ours.intercept_.shape == ref.intercept_.shape
+    f_ours = _svm_objective(ours.coef_, ours.intercept_, X, labels, ours.classes_, C)
+    f_ref = _svm_objective(ref.coef_, ref.intercept_, X, labels, ref.classes_, C)
+    assert f_ours <= f_ref * (1 + 1e-5), (f_ours, f_ref)
+    assert np.mean(ours.predict(X) == ref.predict(X)) >= 0.99
+    assert ours.decision_function(X).shape == ((400,) if n_classes == 2 else (400, n_classes))
+
+
+def test_dense_linear_svc_errors_name_the_problem():
+    from dann_from_scratch.baselines import DenseLinearSVC
+
+    with pytest.raises(ValueError, match="need two classes"):
+        DenseLinearSVC().fit(np.zeros((4, 2)), np.zeros(4))
+    with pytest.raises(ValueError, match=r"C must be a positive number"):
+        DenseLinearSVC(C=0).fit(np.zeros((4, 2)), np.arange(4) % 2)
+    clf = DenseLinearSVC().fit(np.eye(4), np.arange(4) % 2)
+    with pytest.raises(ValueError, match=r"expected \(N, 4\) features, got \(2, 3\)"):
+        clf.predict(np.zeros((2, 3)))

@@ -190,3 +190,11 @@ def test_reproduce_quick_prints_the_table(capsys, tmp_path):
     assert res["command"].startswith("dann reproduce mnist-mnistm")
     assert res["settings"]["jobs"] == 2
     assert (out_dir / "checkpoints" / "dann_seed0.npz").is_file()
+    # run again with --resume: every network comes from its checkpoint, same row
+    code, out2, err = run(capsys, "reproduce", "mnist-mnistm", "--quick", "--no-progress",
+                          "--no-tsne", "--resume", "--out", str(out_dir))
+    assert code == 0, err
+    res2 = json.loads((out_dir / "results.json").read_text())
+    assert res2["settings"]["resume"] is True
+    assert all(r["resumed_from_step"] == r["config"]["steps"] for r in res2["runs"].values())
+    assert res2["ours"] == res["ours"]

