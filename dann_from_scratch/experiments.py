@@ -43,6 +43,7 @@ images fed to a one-channel net are converted to luminance).
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -50,7 +51,6 @@ import os
 import platform
 import sys
 import time
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -139,14 +139,14 @@ _GTSRB_HELP = ("the GTSRB training set in its official layout (Final_Training/Im
                "with GT-000NN.csv; GTSRB_Final_Training_Images.zip from "
                "https://benchmark.ini.rub.de/) in DATA_DIR/gtsrb/ or DATA_DIR/gtsrb/GTSRB/ (the "
                "'test' split also needs Final_Test/Images/ and GT-final_test.csv)")
+_MNISTM_HELP = (_MNIST_HELP + ", plus the 200 BSDS500 training photos (JPEG) in "
+                "DATA_DIR/bsds500/train/ (without them the bundled photos are used)")
 _FILE_DOMAINS = {"mnist", "mnistm", "mnistm_binary", "mnistm_official", "svhn", "gtsrb"}
 #: what each domain needs on disk, for error messages
 DOMAIN_HELP = {
     "mnist": _MNIST_HELP,
-    "mnistm": (_MNIST_HELP + ", plus the 200 BSDS500 training photos (JPEG) in "
-               "DATA_DIR/bsds500/train/ (without them the bundled photos are used)"),
-    "mnistm_binary": (_MNIST_HELP + ", plus the 200 BSDS500 training photos (JPEG) in "
-                      "DATA_DIR/bsds500/train/ (without them the bundled photos are used)"),
+    "mnistm": _MNISTM_HELP,
+    "mnistm_binary": _MNISTM_HELP,
     "mnistm_official": ("the released MNIST-M folder (mnist_m_train/, mnist_m_test/ and "
                         "mnist_m_train_labels.txt, mnist_m_test_labels.txt) as DATA_DIR"),
     "svhn": _SVHN_HELP,

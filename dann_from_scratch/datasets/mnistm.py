@@ -120,11 +120,11 @@ def load_mnistm(
 
     Photos come from :func:`load_photos` (``photo_dir``; the paper uses BSDS500; ``None``
     uses the bundled photos). ``binarize``: threshold the digits first, as the released
-    MNIST-M's statistics suggest (see :func:`make_mnistm`). Train and test use separate random streams
-    (``default_rng([seed, 0])`` and ``default_rng([seed, 1])``). The result is cached in
-    ``cache_dir("mnistm")`` under a name built from source, split, seed and fingerprints of
-    the photo set and of the digits and the digit mode, so changing any of them builds a new
-    file.
+    MNIST-M's statistics suggest (see :func:`make_mnistm`). Train and test use separate
+    random streams (``default_rng([seed, 0])`` and ``default_rng([seed, 1])``). The result is
+    cached in ``cache_dir("mnistm")`` under a name built from source, split, seed, digit mode
+    and fingerprints of the photo set and of the digits, so changing any of them builds a
+    new file.
 
     Returns ``(images, labels)``: uint8 (N, 28, 28, 3) and int64 (N,).
     """
