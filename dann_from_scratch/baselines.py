@@ -72,8 +72,8 @@ evaluation is two matrix products, where liblinear walks the rows one by one. On
 GTSRB features (512 columns, 43 classes; one core) liblinear needed 91 s for C = 0.001, and
 on 2,000 of those rows 98 s for C = 0.1; this solver took 5.5, 8.8, 14, 28 and 43 s for
 C = 0.001 ... 10 on all 8,000; run to a 10x tighter tolerance it ends within 2e-8 ... 3e-3
-of that objective and changes the held-out accuracy by at most .0005. ``benchmarks/bench_linear_svm.py`` compares
-the two.
+of that objective and changes the held-out accuracy by at most .0005.
+``benchmarks/bench_linear_svm.py`` compares the two.
 """
 from __future__ import annotations
 
