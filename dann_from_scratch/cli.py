@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--target", metavar="DOMAIN", help="another target domain of the same "
                    "image size, e.g. mnistm_binary (MNIST-M with thresholded digits, as the "
                    "released set) or mnistm_official (the released set in --data-dir)")
+    r.add_argument("--source", metavar="DOMAIN", help="another source domain of the same "
+                   "image size, e.g. mnist_binary (MNIST thresholded at 0, the digits as "
+                   "mnistm_binary draws them)")
     r.add_argument("--resume", action="store_true", help="reuse the checkpoints already in "
                    "--out from an earlier run of the same command: finished networks are "
                    "loaded, ones cut short by Ctrl-C continue, missing ones are trained")
@@ -206,7 +209,8 @@ def _cmd_reproduce(a) -> int:
                         steps=a.steps, batch_size=a.batch_size, device=a.device, quick=a.quick,
                         progress=not a.no_progress, select=True if a.select else None,
                         download=a.download, image_fit=a.image_fit, tsne=not a.no_tsne,
-                        jobs=a.jobs, resume=a.resume, target=a.target)
+                        jobs=a.jobs, resume=a.resume, target=a.target,
+                        source=a.source)
     except KeyboardInterrupt:
         print(f"interrupted: the networks trained so far, and the one(s) in training, are "
               f"saved in {out / 'checkpoints'}; continue with the same command plus --resume",

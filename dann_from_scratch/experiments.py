@@ -68,10 +68,10 @@ from .trainers import TrainConfig, _batched, evaluate, predict_features, train
 
 __all__ = [
     "PairSpec", "PAIRS", "DOMAIN_HELP", "get_pair", "custom_spec", "PAIR_NAMES", "METHOD_LABELS", "PairData", "UsageError",
-    "reproduce", "load_pair_data", "fit_images", "holdout_split", "default_model_for",
-    "load_domain_split", "train_splits_for", "last_hidden_features", "select_meta_parameters",
-    "unsupervised_score", "write_sidecar", "read_sidecar", "sidecar_path", "load_trained_model",
-    "evaluate_checkpoint", "format_table", "QUICK_SIZES",
+    "reproduce", "with_source", "with_target", "load_pair_data", "fit_images", "holdout_split",
+    "default_model_for", "load_domain_split", "train_splits_for", "last_hidden_features",
+    "select_meta_parameters", "unsupervised_score", "write_sidecar", "read_sidecar", "sidecar_path",
+    "load_trained_model", "evaluate_checkpoint", "format_table", "QUICK_SIZES",
 ]
 
 SELECTION_RULE = (
@@ -141,10 +141,11 @@ _GTSRB_HELP = ("the GTSRB training set in its official layout (Final_Training/Im
                "'test' split also needs Final_Test/Images/ and GT-final_test.csv)")
 _MNISTM_HELP = (_MNIST_HELP + ", plus the 200 BSDS500 training photos (JPEG) in "
                 "DATA_DIR/bsds500/train/ (without them the bundled photos are used)")
-_FILE_DOMAINS = {"mnist", "mnistm", "mnistm_binary", "mnistm_official", "svhn", "gtsrb"}
+_FILE_DOMAINS = {"mnist", "mnist_binary", "mnistm", "mnistm_binary", "mnistm_official", "svhn", "gtsrb"}
 #: what each domain needs on disk, for error messages
 DOMAIN_HELP = {
     "mnist": _MNIST_HELP,
+    "mnist_binary": _MNIST_HELP,
     "mnistm": _MNISTM_HELP,
     "mnistm_binary": _MNISTM_HELP,
     "mnistm_official": ("the released MNIST-M folder (mnist_m_train/, mnist_m_test/ and "
@@ -354,7 +355,7 @@ def load_domain_split(domain: str, split: str, data_dir=None, seed: int = 0,
     if split not in DOMAINS[domain].splits:
         raise UsageError(f"domain {domain!r} has no split {split!r}; choose from "
                          f"{', '.join(DOMAINS[domain].splits)}")
-    if domain in ("mnist", "svhn"):
+    if domain in ("mnist", "mnist_binary", "svhn"):
         kw.setdefault("download", download)
     elif domain in ("mnistm", "mnistm_binary"):
         # MNIST-M is built from MNIST: look for the MNIST files first (without downloading
@@ -817,21 +818,39 @@ def with_target(spec: PairSpec, target: str) -> PairSpec:
     """``spec`` with another target domain of the same image size and splits (e.g. MNIST-M
     generated another way, or the released set): the same runs, compared with the same row
     of the paper. :class:`UsageError` for an unknown or incompatible domain."""
-    if target not in DOMAINS:
-        raise UsageError(f"unknown target domain {target!r}; choose from {', '.join(DOMAINS)}")
-    want, have = DOMAINS[spec.target], DOMAINS[target]
-    missing = [s for s in (spec.target_train_split, spec.target_test_split)
-               if s not in have.splits]
+    return _with_domain(spec, "target", target)
+
+
+def with_source(spec: PairSpec, source: str) -> PairSpec:
+    """``spec`` with another source domain of the same image size and splits (e.g.
+    ``mnist_binary``, MNIST thresholded the way MNIST-M drew its digits), compared with the
+    same row of the paper. :class:`UsageError` for an unknown or incompatible domain."""
+    return _with_domain(spec, "source", source)
+
+
+def _with_domain(spec: PairSpec, role: str, domain: str) -> PairSpec:
+    if domain not in DOMAINS:
+        raise UsageError(f"unknown {role} domain {domain!r}; choose from {', '.join(DOMAINS)}")
+    now = getattr(spec, role)
+    splits = ((spec.source_train_split,) if role == "source" else
+              (spec.target_train_split, spec.target_test_split))
+    want, have = DOMAINS[now], DOMAINS[domain]
+    missing = [s for s in splits if s not in have.splits]
     if have.image_shape != want.image_shape or missing:
-        raise UsageError(f"--target {target}: {spec.name} needs a target like {spec.target} "
+        raise UsageError(f"--{role} {domain}: {spec.name} needs a {role} like {now} "
                          f"({'x'.join(map(str, want.image_shape))} images with splits "
-                         f"{spec.target_train_split}/{spec.target_test_split}); {target} has "
+                         f"{'/'.join(splits)}); {domain} has "
                          f"{'x'.join(map(str, have.image_shape))} and {', '.join(have.splits)}")
-    if target == spec.target:
+    if domain == now:
         return spec
-    return dataclasses.replace(spec, target=target, title=f"{spec.title} (target domain {target})",
+    base, _, changed = spec.title.partition(" (")
+    changed = changed.rstrip(")").split(", ") if changed else []
+    changed = [c for c in changed if not c.startswith(f"{role} domain ")]
+    changed = sorted(changed + [f"{role} domain {domain}"])   # "source ..." before "target ..."
+    return dataclasses.replace(spec, **{role: domain}, title=f"{base} ({', '.join(changed)})",
                                default_source=None, default_target=None,
-                               data_help=DOMAIN_HELP.get(target, spec.data_help))
+                               data_help=DOMAIN_HELP.get(domain, spec.data_help)
+                               if role == "target" else spec.data_help)
 
 
 def _check_args(spec, seeds, steps, batch_size, device, select):
@@ -857,7 +876,8 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
               steps: int | None = None, batch_size: int | None = None, device: str = "cpu",
               quick: bool = False, progress: bool = True, select=None, download: bool = False,
               image_fit: str | None = None, tsne: bool = True, jobs: int = 1,
-              resume: bool = False, target: str | None = None) -> dict:
+              resume: bool = False, target: str | None = None,
+              source: str | None = None) -> dict:
     """Reproduce one column of Table 1 (see the module docstring); returns the results dict
     that is also written to ``out_dir/results.json``.
 
@@ -882,13 +902,17 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
                 trained; a checkpoint of a different run is a :class:`UsageError`
     target      another target domain for the pair (see :func:`with_target`; needs
                 ``data_dir``), e.g. ``"mnistm_binary"`` or ``"mnistm_official"``
+    source      another source domain for the pair (see :func:`with_source`; needs
+                ``data_dir``), e.g. ``"mnist_binary"``
     """
     spec = get_pair(pair)
-    if target is not None:
+    for role, domain in (("source", source), ("target", target)):
+        if domain is None:
+            continue
         if data_dir is None:
-            raise UsageError("--target needs --data-dir: the embedded default data have their "
-                             "own target")
-        spec = with_target(spec, target)
+            raise UsageError(f"--{role} needs --data-dir: the embedded default data have their "
+                             f"own {role}")
+        spec = _with_domain(spec, role, domain)
     seeds = _check_args(spec, seeds, steps, batch_size, device, select)
     if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
         raise UsageError(f"jobs must be an integer >= 1, got {jobs!r}")
@@ -1091,7 +1115,7 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
     results = {
         "pair": spec.name, "title": spec.title,
         "command": _command_line(spec, data_dir, seeds, steps, batch_size, device, quick, jobs,
-                                 resume, target),
+                                 resume, target, source),
         "table_row": "ours",
         "table_note": ("'ours': each network's own softmax accuracy on the target test set (SA: "
                        "linear SVM on the aligned features); 'ours_svm': every network's last "
@@ -1147,10 +1171,12 @@ def _finite(obj):
 
 
 def _command_line(spec, data_dir, seeds, steps, batch_size, device, quick, jobs=1,
-                  resume=False, target=None) -> str:
+                  resume=False, target=None, source=None) -> str:
     parts = ["dann", "reproduce", spec.name]
     if data_dir is not None:
         parts += ["--data-dir", str(data_dir)]
+    if source is not None:
+        parts += ["--source", source]
     if target is not None:
         parts += ["--target", target]
     parts += ["--seeds", *map(str, seeds), "--steps", str(steps), "--batch-size", str(batch_size)]

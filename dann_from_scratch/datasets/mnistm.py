@@ -32,7 +32,7 @@ from PIL import Image
 
 from ._io import DatasetError, cache_dir, cached_arrays
 from .backgrounds import load_photos
-from .mnist import load_mnist, load_mnist5k
+from .mnist import load_mnist, load_mnist5k, threshold_digits
 
 __all__ = ["make_mnistm", "load_mnistm", "load_mnistm_official", "photo_fingerprint"]
 
@@ -73,7 +73,7 @@ def make_mnistm(
         raise ValueError(f"digits: expected uint8 (N, 28, 28[, 1]), got {digits.shape} {digits.dtype}")
     _check_photos(photos)
     if binarize:
-        digits = np.where(digits > 0, np.uint8(255), np.uint8(0))
+        digits = threshold_digits(digits)
 
     n = len(digits)
     rng = np.random.default_rng(seed)
