@@ -934,9 +934,10 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
     timings["load_data"] = time.perf_counter() - t0
     embedded = data.info["embedded_default"]
 
+    pair_steps = QUICK_STEPS if quick else (spec.default_steps if embedded and spec.default_steps
+                                            else spec.steps)
     if steps is None:
-        steps = QUICK_STEPS if quick else (spec.default_steps if embedded and spec.default_steps
-                                           else spec.steps)
+        steps = pair_steps
     if batch_size is None:
         batch_size = QUICK_BATCH if quick else 128
     dann_overrides = dict(spec.default_dann if embedded and spec.default_dann is not None
@@ -1105,7 +1106,9 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
     meta = {
         "rule": SELECTION_RULE,
         "how_chosen": (spec.default_meta_note if embedded and spec.default_meta_note
-                       else spec.meta_note),
+                       else spec.meta_note) + (
+            f"; but this run trained {steps:,} steps per network (--steps), not the pair's "
+            f"{pair_steps:,}" if steps != pair_steps else ""),
         "dann_overrides": dann_overrides,
         "selection": selection,
         "signals": {name: {k: rec.get(k) for k in ("source_val_acc", "target_val_acc",

@@ -131,6 +131,7 @@ def test_quick_reproduce_mnist_mnistm_default_data(mnist_quick):
     assert r["data"]["embedded_default"] is True
     assert (r["data"]["source"], r["data"]["target"]) == ("mnist5k", "mnistm5k")
     assert r["settings"]["steps"] == ex.QUICK_STEPS
+    assert "(--steps)" not in r["meta_parameters"]["how_chosen"]
     assert r["data"]["sizes"]["target_test"] == ex.QUICK_SIZES["target_test"]
     # the unsupervised signals are recorded for every run
     assert set(r["meta_parameters"]["signals"]) == set(r["runs"])
@@ -273,11 +274,16 @@ def test_another_source_domain_runs_the_same_row(tmp_path):
     row, the command line records both. Wrong sources are refused with the reason."""
     data = make_svhn_fixture(tmp_path / "data")
     res = ex.reproduce("mnist-mnistm", data_dir=data, out_dir=tmp_path / "run", quick=True,
-                       progress=False, tsne=False, source="mnist_binary", target="mnistm_binary")
+                       progress=False, tsne=False, source="mnist_binary", target="mnistm_binary",
+                       steps=ex.QUICK_STEPS + 1)
     assert (res["data"]["source"], res["data"]["target"]) == ("mnist_binary", "mnistm_binary")
     assert "--source mnist_binary --target mnistm_binary" in res["command"]
     assert res["title"] == "MNIST -> MNIST-M (source domain mnist_binary, target domain mnistm_binary)"
     assert res["paper"]["source_only"] == 0.5225
+    # the note on how the settings were chosen says when --steps overrode the pair's
+    assert res["meta_parameters"]["how_chosen"].endswith(
+        f"this run trained {ex.QUICK_STEPS + 1} steps per network (--steps), not the pair's "
+        f"{ex.QUICK_STEPS}")
     xs, ys = ex.load_domain_split("mnist_binary", "train", data_dir=data)
     grey, grey_y = ex.load_domain_split("mnist", "train", data_dir=data)
     assert set(np.unique(xs)) <= {0, 255} and np.array_equal(xs > 0, grey > 0)
