@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -29,6 +30,7 @@ __all__ = [
     "SOURCE_COLOR",
     "TARGET_COLOR",
     "save_figure",
+    "fit_suptitle",
     "tsne_embed",
     "plot_tsne",
     "plot_tsne_pair",
@@ -82,6 +84,22 @@ def save_figure(fig, path, *, dpi: int = 120) -> Path:
     finally:
         plt.close(fig)
     return path
+
+
+def fit_suptitle(fig, text: str, fontsize: float = 13):
+    """``fig.suptitle(text)``, wrapped onto more lines where one line would be wider than
+    the figure (long pair titles such as "... (source domain X, target domain Y)" were cut
+    off at both edges). Returns the title's Text artist."""
+    title = fig.suptitle(text, fontsize=fontsize)
+    renderer = fig.canvas.get_renderer()
+    room = 0.96 * fig.get_figwidth() * fig.dpi
+    width = title.get_window_extent(renderer).width
+    chars = len(text)
+    while width > room and chars > 10:
+        chars = max(10, int(chars * room / width) - 1)
+        title.set_text(textwrap.fill(text, chars))
+        width = title.get_window_extent(renderer).width
+    return title
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -197,7 +215,7 @@ def plot_tsne_pair(before_src, before_tgt, after_src, after_tgt, path, *,
     _scatter_domains(axes[0], *before, titles[0], seed)
     _scatter_domains(axes[1], *after, titles[1], seed)
     if suptitle:
-        fig.suptitle(suptitle, fontsize=13)
+        fit_suptitle(fig, suptitle)
     return save_figure(fig, path, dpi=dpi)
 
 
@@ -287,7 +305,7 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], path, *,
     for ax in list(axes.flat)[len(present):]:
         ax.set_visible(False)
     if title:
-        fig.suptitle(title, fontsize=13)
+        fit_suptitle(fig, title)
     return save_figure(fig, path, dpi=dpi)
 
 

@@ -315,6 +315,21 @@ def test_plot_tsne_and_pair(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["sub", "tsne.png"]
 
 
+def test_long_figure_titles_are_wrapped_to_fit():
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(8, 4), dpi=50)
+    long = ("MNIST -> MNIST-M (source domain mnist_binary, target domain mnistm_binary): "
+            "G_f features, source (blue) vs target (red)")
+    title = plots.fit_suptitle(fig, long)
+    renderer = fig.canvas.get_renderer()
+    assert title.get_window_extent(renderer).width <= 8 * 50
+    assert "\n" in title.get_text() and title.get_text().replace("\n", " ") == long
+    short = plots.fit_suptitle(fig, "t-SNE")
+    assert short.get_text() == "t-SNE"
+    plt.close(fig)
+
+
 def test_plot_training_curves(tmp_path):
     steps = list(range(0, 1000, 10))
     p = np.array(steps) / 1000
