@@ -14,7 +14,8 @@ are those we get with every digit pixel above 0 set to 255 (built from 20,000 MN
 digits over the 200 BSDS500 training photos: mean .4627/.4661/.4190, std .2519/.2379/.2635),
 not those of the grey digit as it is (mean .4352/.4386/.3841, std .2499/.2377/.2513). Both
 are here: the domain ``mnistm`` uses the formula as written (grey digit, ``binarize=False``,
-the default), ``mnistm_binary`` the thresholded digit (``binarize=True``).
+the default), ``mnistm_binary`` the thresholded digit (``binarize=True``); ``mnist_binary``
+is the source MNIST thresholded the same way, so that both domains draw the same strokes.
 
 * :func:`make_mnistm` applies the recipe to an array of digits (vectorised, seeded).
 * :func:`load_mnistm` builds MNIST-M from an MNIST split and caches the result.
