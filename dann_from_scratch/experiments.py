@@ -141,7 +141,8 @@ _GTSRB_HELP = ("the GTSRB training set in its official layout (Final_Training/Im
                "'test' split also needs Final_Test/Images/ and GT-final_test.csv)")
 _MNISTM_HELP = (_MNIST_HELP + ", plus the 200 BSDS500 training photos (JPEG) in "
                 "DATA_DIR/bsds500/train/ (without them the bundled photos are used)")
-_FILE_DOMAINS = {"mnist", "mnist_binary", "mnistm", "mnistm_binary", "mnistm_official", "svhn", "gtsrb"}
+_FILE_DOMAINS = {"mnist", "mnist_binary", "mnistm", "mnistm_binary", "mnistm_official", "svhn",
+                 "gtsrb"}
 #: what each domain needs on disk, for error messages
 DOMAIN_HELP = {
     "mnist": _MNIST_HELP,
@@ -850,8 +851,8 @@ def _with_domain(spec: PairSpec, role: str, domain: str) -> PairSpec:
     changed = sorted(changed + [f"{role} domain {domain}"])   # "source ..." before "target ..."
     return dataclasses.replace(spec, **{role: domain}, title=f"{base} ({', '.join(changed)})",
                                default_source=None, default_target=None,
-                               data_help=DOMAIN_HELP.get(domain, spec.data_help)
-                               if role == "target" else spec.data_help)
+                               data_help=(DOMAIN_HELP.get(domain, spec.data_help)
+                                          if role == "target" else spec.data_help))
 
 
 def _check_args(spec, seeds, steps, batch_size, device, select):

@@ -22,7 +22,8 @@ import numpy as np
 from ._download import DownloadError, download_verified
 from ._io import DatasetError, cache_dir
 
-__all__ = ["load_mnist", "load_mnist5k", "read_idx", "threshold_digits", "MNIST_FILES", "MNIST_SHA256"]
+__all__ = ["load_mnist", "load_mnist5k", "read_idx", "threshold_digits", "MNIST_FILES",
+           "MNIST_SHA256"]
 
 # split -> (images file, labels file), base names without the .gz suffix.
 MNIST_FILES = {
