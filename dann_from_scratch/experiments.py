@@ -845,14 +845,14 @@ def _with_domain(spec: PairSpec, role: str, domain: str) -> PairSpec:
                          f"{'x'.join(map(str, have.image_shape))} and {', '.join(have.splits)}")
     if domain == now:
         return spec
-    base, _, changed = spec.title.partition(" (")
-    changed = changed.rstrip(")").split(", ") if changed else []
-    changed = [c for c in changed if not c.startswith(f"{role} domain ")]
-    changed = sorted(changed + [f"{role} domain {domain}"])   # "source ..." before "target ..."
-    return dataclasses.replace(spec, **{role: domain}, title=f"{base} ({', '.join(changed)})",
-                               default_source=None, default_target=None,
-                               data_help=(DOMAIN_HELP.get(domain, spec.data_help)
-                                          if role == "target" else spec.data_help))
+    new = dataclasses.replace(spec, **{role: domain}, default_source=None, default_target=None,
+                              data_help=(DOMAIN_HELP.get(domain, spec.data_help)
+                                         if role == "target" else spec.data_help))
+    # the title names every domain that differs from the paper's pair
+    paper = PAIRS.get(spec.name, spec)
+    changed = [f"{r} domain {getattr(new, r)}" for r in ("source", "target")
+               if getattr(new, r) != getattr(paper, r)]
+    return dataclasses.replace(new, title=f"{paper.title} ({', '.join(changed)})")
 
 
 def _check_args(spec, seeds, steps, batch_size, device, select):
