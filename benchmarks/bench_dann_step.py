@@ -6,15 +6,17 @@ The step (Ganin & Lempitsky 2015, MNIST -> MNIST-M architecture), float32:
 * feature extractor: conv 5x5x32 -> maxpool 2x2/2 -> ReLU -> conv 5x5x48 -> maxpool 2x2/2
   -> ReLU -> flatten (48*4*4 = 768 features). The paper writes ReLU before max-pooling;
   max-pooling first gives the same values and gradients (ReLU is monotone and commutes
-  with max) on a 4x smaller tensor, so both frameworks here pool first;
+  with max) on a 4x smaller tensor, so both frameworks here pool first; minigrad runs each
+  conv -> pool -> ReLU block as one fused layer (``nn.fuse_conv_pool``), as the paper's
+  model builders in ``dann_from_scratch.models`` do (docs/performance.md);
 * label head fc100-ReLU-fc100-ReLU-fc10 with cross-entropy on the 64 source images;
 * domain head fc100-ReLU-fc1 with the logistic loss on all 128 images, behind a gradient
   reversal layer (identity forward, -lambda * grad backward);
 * one backward pass, one SGD step with momentum 0.9.
 
 Each measurement runs in a fresh subprocess (one per framework and thread count), and the
-frameworks alternate A B A B ... as ``shared/BENCHMARKING.md`` advises, because other
-processes on the machine make single timings unreliable. Each process warms up, times
+frameworks alternate A B A B ..., because other processes on the machine make single
+timings unreliable. Each process warms up, times
 ``--steps`` steps and reports the median; this script prints the median over rounds, the
 ratio, and each process's peak resident memory (``ru_maxrss``) minus its resident memory
 just before the first step.
@@ -76,10 +78,10 @@ def minigrad_step_fn(device: str):
             return grad * grad.dtype.type(-self.lam)
 
     rng = np.random.default_rng(0)
-    features = nn.Sequential(
+    features = nn.fuse_conv_pool(nn.Sequential(
         nn.Conv2d(3, 32, 5, rng=rng), nn.MaxPool2d(2), nn.ReLU(),
         nn.Conv2d(32, 48, 5, rng=rng), nn.MaxPool2d(2), nn.ReLU(),
-        nn.Flatten())
+        nn.Flatten()))
     label = nn.Sequential(nn.Linear(768, 100, rng=rng), nn.ReLU(), nn.Linear(100, 100, rng=rng),
                           nn.ReLU(), nn.Linear(100, N_CLASSES, rng=rng))
     domain = nn.Sequential(nn.Linear(768, 100, rng=rng), nn.ReLU(), nn.Linear(100, 1, rng=rng))

@@ -6,8 +6,10 @@
 # rule once per step, to get the gradient of the loss with respect to every input.
 #
 # In minigrad the record is made of `Function` nodes. Each op is a subclass with a
-# `forward` and a `backward` side by side. Running `y = f(x)` creates a node and stores it
-# in `y._ctx`; `loss.backward()` visits the nodes from the loss back to the leaves.
+# `forward` and a `backward` side by side, and the plain function you call sits right
+# below it (`Tanh`, then `tanh`, in minigrad/ops/activations.py). Running `y = f(x)`
+# creates a node and stores it in `y._ctx`; `loss.backward()` visits the nodes from the
+# loss back to the leaves.
 #
 # Run this file top to bottom (`python chapters/01_tape_and_autodiff.py`) or open it as a
 # notebook: the `# %%` markers are cells.

@@ -8,8 +8,11 @@
 # every core. Its backward needs the adjoint copy, *col2im*, which adds each row back
 # into the window it came from.
 #
-# This chapter checks both against the six loops, shows that they are adjoint, and
-# trains a small convnet on scikit-learn's 8x8 digits.
+# minigrad keeps both versions side by side, as DeZero does: `conv2d_simple`, the
+# definition written with plain minigrad ops (slow, obviously right, differentiable), next
+# to the fast `conv2d`, and likewise `max_pool2d_simple` next to `max_pool2d`. This chapter
+# checks the fast ops against the simple ones, shows that im2col and col2im are adjoint,
+# and trains a small convnet on scikit-learn's 8x8 digits.
 
 # %%
 import os
@@ -27,35 +30,42 @@ QUICK = os.environ.get("CHAPTER_QUICK") == "1"
 rng = np.random.default_rng(0)
 
 # %% [markdown]
-# ## The six loops, as the definition
-# out[n, f, i, j] = b[f] + sum over c, u, v of x[n, c, i*s + u, j*s + v] * w[f, c, u, v]
+# ## The definition, and the reference that spells it out
+# out[n, f, a, b] = bias[f] + sum over c, i, j of xpad[n, c, a*s + i, b*s + j] * w[f, c, i, j]
+#
+# `conv2d_simple` writes exactly that with ops we already trust: for every kernel offset
+# (i, j) one strided slice of the padded input gives member (i, j) of every window
+# (`windows_simple`), and a single `linear` does the sum over c, i and j. Every step is
+# an op with a backward, so the reference is differentiable too.
 
 # %%
-def conv2d_loops(x, w, b, stride=1):
-    n_, c_, h, wd = x.shape
-    f_, _, kh, kw = w.shape
-    oh, ow = (h - kh) // stride + 1, (wd - kw) // stride + 1
-    out = np.zeros((n_, f_, oh, ow))
-    for n in range(n_):
-        for f in range(f_):
-            for i in range(oh):
-                for j in range(ow):
-                    window = x[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
-                    out[n, f, i, j] = (window * w[f]).sum() + b[f]
-    return out
-
-
 x = rng.standard_normal((2, 3, 9, 9))
 w = rng.standard_normal((4, 3, 3, 3))
 b = rng.standard_normal(4)
-fast = mg.ops.conv2d(mg.Tensor(x), mg.Tensor(w), mg.Tensor(b), stride=2).data
-print("conv2d vs loops, max |diff| =", float(np.abs(fast - conv2d_loops(x, w, b, 2)).max()))
+fast = mg.ops.conv2d(mg.Tensor(x), mg.Tensor(w), mg.Tensor(b), stride=2, padding=1).data
+simple = mg.ops.conv2d_simple(mg.Tensor(x), mg.Tensor(w), mg.Tensor(b), stride=2, padding=1).data
+print("conv2d vs conv2d_simple, max |diff| =", float(np.abs(fast - simple).max()))
+pooled = mg.ops.max_pool2d(mg.Tensor(x), 3, 2, 1).data
+print("max_pool2d vs max_pool2d_simple, max |diff| =",
+      float(np.abs(pooled - mg.ops.max_pool2d_simple(mg.Tensor(x), 3, 2, 1).data).max()))
+
+# %% [markdown]
+# Both references cost a slice and a copy per kernel offset and keep every window in
+# memory; the fast ops below do the same arithmetic in far less time.
+
+# %%
+batch = rng.standard_normal((64, 3, 28, 28)).astype(np.float32)
+kernel = rng.standard_normal((32, 3, 5, 5)).astype(np.float32)
+for name, conv in (("conv2d_simple", mg.ops.conv2d_simple), ("conv2d", mg.ops.conv2d)):
+    start = time.perf_counter()
+    conv(mg.Tensor(batch), mg.Tensor(kernel))
+    print(f"{name:14s} 64 x 3x28x28, 32 5x5 kernels: {1e3 * (time.perf_counter() - start):6.1f} ms")
 
 # %% [markdown]
 # ## What im2col builds
 # For a 3x3 kernel on a 9x9 image with stride 2 there are 4x4 windows; each becomes a row
 # of 3*3*3 = 27 numbers (minigrad orders them channels-last, which makes the copy move
-# long contiguous runs - see the docstring of `minigrad/ops/conv.py`).
+# long contiguous runs - see docs/performance.md).
 
 # %%
 cols = im2col(x, 3, 3, stride=2)
@@ -75,12 +85,21 @@ print(f"<im2col(x), y> = {lhs:.10f}\n<x, col2im(y)> = {rhs:.10f}")
 
 # %% [markdown]
 # ## Gradients, proven
-# `gradcheck` perturbs every input element in float64 and compares.
+# `gradcheck` perturbs every input element in float64 and compares. And since the simple
+# reference is built from ops, its tape gives a second, independent backward to compare
+# the fast kernel's with.
 
 # %%
 xs = mg.Tensor(rng.standard_normal((1, 2, 6, 6)), requires_grad=True)
 ws = mg.Tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
 print("conv2d gradcheck:", mg.gradcheck(lambda a, k: mg.ops.conv2d(a, k, padding=1, stride=2), xs, ws))
+grads = []
+for conv in (mg.ops.conv2d, mg.ops.conv2d_simple):
+    xs.grad = ws.grad = None
+    conv(xs, ws, padding=1, stride=2).sum().backward()
+    grads.append((xs.grad, ws.grad))
+print("conv2d vs conv2d_simple gradients, max |diff| =",
+      max(float(np.abs(f - s).max()) for f, s in zip(*grads)))
 # max pooling: keep values distinct so the argmax is never a tie (a kink)
 xp_ = mg.Tensor(rng.permutation(72).reshape(1, 2, 6, 6) / 10.0, requires_grad=True)
 print("max_pool2d 3x3/2 gradcheck:", mg.gradcheck(lambda a: mg.ops.max_pool2d(a, 3, 2), xp_))
@@ -92,17 +111,27 @@ print("max_pool2d 3x3/2 gradcheck:", mg.gradcheck(lambda a: mg.ops.max_pool2d(a,
 # quarter, and the backward does the same with the gradient. `conv2d_maxpool2d` orders the
 # im2col rows so that each image's GEMM output is four contiguous blocks, one per member of
 # the 2x2 windows: pooling is then three elementwise maxima between blocks (and the ReLU
-# a fourth, against 0), done while the GEMM's output is still in cache. `nn.Sequential`
-# uses it by itself for Conv2d -> MaxPool2d(2) [-> ReLU] when the conv output has even
-# sides. Same values, same gradients:
+# a fourth, against 0), done while the GEMM's output is still in cache. Same values, same
+# gradients:
 
 # %%
 xf = mg.Tensor(rng.standard_normal((2, 3, 12, 12)), requires_grad=True)
 wf = mg.Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
 fused = mg.ops.conv2d_maxpool2d(xf, wf, relu=True)
-plain = mg.ops.relu(mg.ops.max_pool2d(mg.ops.conv2d(xf, wf), 2))
+plain = mg.ops.relu(mg.ops.max_pool2d_simple(mg.ops.conv2d_simple(xf, wf), 2))
 print("fused == conv -> pool -> relu:", np.allclose(fused.numpy(), plain.numpy()))
 print("fused gradcheck:", mg.gradcheck(lambda a, k: mg.ops.conv2d_maxpool2d(a, k, relu=True), xf, wf))
+
+# %% [markdown]
+# A model asks for the fused node explicitly: `nn.fuse_conv_pool` puts an
+# `nn.Conv2dMaxPool2d` layer where each Conv2d -> MaxPool2d(2) [-> ReLU] run was, sharing
+# the conv's parameters, with `Identity` in the other places so that every parameter keeps
+# its name. The paper's model builders call it on their conv stacks.
+
+# %%
+block = nn.Sequential(nn.Conv2d(3, 4, 3, rng=rng), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten())
+print(nn.fuse_conv_pool(block))
+print("same parameter names:", list(nn.fuse_conv_pool(block).state_dict()) == list(block.state_dict()))
 
 # %% [markdown]
 # ## A convnet on 8x8 digits

@@ -32,15 +32,16 @@ print("device:", x.device, " GPU available here:", mg.gpu_available())
 # %% [markdown]
 # ## The same op on both devices
 # One `Function`, no device-specific code: a GPU run must agree with the CPU run to
-# float32 round-off.
+# float32 round-off. The net's conv -> pool -> ReLU runs as the fused node of chapter 2
+# (`fuse_conv_pool`), the way the paper's networks run.
 
 # %%
 rng = np.random.default_rng(0)
 inputs = rng.standard_normal((64, 3, 28, 28)).astype(np.float32)
-net = mg.nn.Sequential(
+net = mg.nn.fuse_conv_pool(mg.nn.Sequential(
     mg.nn.Conv2d(3, 8, 5, rng=rng), mg.nn.MaxPool2d(2), mg.nn.ReLU(),
     mg.nn.Flatten(), mg.nn.Linear(8 * 12 * 12, 10, rng=rng),
-)
+))
 cpu_out = net(mg.Tensor(inputs)).data
 if mg.gpu_available():
     gpu_out = net.to("cuda")(mg.Tensor(inputs).to("cuda")).numpy()

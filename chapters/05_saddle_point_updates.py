@@ -28,7 +28,8 @@
 #
 # No deep-learning package of 2015 could do (4) directly: it wants G_f to go *down* one
 # loss and *up* another that shares its forward pass. `saddle.py` does it the long way:
-# two backward passes and the updates by hand. The gradient reversal layer of chapter 4
+# two backward passes and the gradients of (4)-(6) combined by hand (`SaddlePointUpdater`
+# in `updaters.py`, beside the GRL's `GRLUpdater`). The gradient reversal layer of chapter 4
 # does it in one ordinary backward pass. This chapter checks that both give the same
 # parameters, step after step.
 
@@ -96,10 +97,11 @@ print("no label gradient reaches G_d:", all(np.all(g == 0) for g in g_y["theta_d
 
 # %% [markdown]
 # ## Many steps: the two trainers side by side
-# `train` (GRL, one backward pass, minigrad's SGD with momentum) and `train_saddle` (two
-# backward passes, updates (4)-(6) and the same momentum rule written by hand) share the
-# training loop: from the same initial weights and the same seed they draw the same
-# batches. The paper's schedules are on (lambda_p ramps from 0 to 1, mu_p is annealed).
+# `train` (GRL, one backward pass) and `train_saddle` (two backward passes, the gradients
+# of (4)-(6) combined by hand) share the training loop and minigrad's SGD with momentum,
+# which applies the gradients in both: from the same initial weights and the same seed they
+# draw the same batches. The paper's schedules are on (lambda_p ramps from 0 to 1, mu_p is
+# annealed).
 
 # %%
 steps = 200 if QUICK else 3000

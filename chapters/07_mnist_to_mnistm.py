@@ -30,18 +30,17 @@
 
 # %%
 import os
-import time
 from pathlib import Path
 
 import numpy as np
 
-from dann_from_scratch import checkpoint
 from dann_from_scratch.datasets import load_domain
 from dann_from_scratch.datasets.preview import save_grid
 from dann_from_scratch.metrics import gap_covered
 from dann_from_scratch.models import build_model
 from dann_from_scratch.plots import plot_training_curves
-from dann_from_scratch.trainers import TrainConfig, evaluate, train
+from dann_from_scratch.runs import train_run
+from dann_from_scratch.trainers import TrainConfig, evaluate
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
@@ -93,8 +92,9 @@ print("saved", save_grid(grid, np.concatenate([ys[show], yt[show]]), OUT / "07_s
 # and the target labels `yt` are used only by the train-on-target run and for scoring.
 #
 # ## Training the three methods
-# `train` takes the labelled source, the target inputs and a `TrainConfig`. The methods
-# differ only in which rows are labelled and in lambda (see the docstring of `trainers.py`):
+# `train_run` (the one run every entry point of the package goes through; it calls the
+# trainer's `train`) takes the labelled source, the target inputs and a `TrainConfig`. The
+# methods differ only in which rows are labelled and in lambda (see `config.py`):
 # "source_only" has lambda = 0 (G_d still learns, as a probe that does not touch G_f);
 # "target_only" trains on labelled target rows. Checkpoints go to `OUT/checkpoints`, where
 # chapters 8 and 9 look for them before training their own.
@@ -104,17 +104,18 @@ CKPT = OUT / "checkpoints"
 
 
 def train_or_load(method, source, target, cfg, tag):
-    """Train ``method`` (or load the finished checkpoint of an identical earlier run)."""
-    model = build_model("mnist", rng=0)
+    """Train ``method``, or load the finished checkpoint of an identical earlier run:
+    ``train_run(..., resume=True)``, the rule of ``dann train --resume`` (a half-done run
+    continues; a checkpoint of another run is an error, never silently overwritten)."""
     path = CKPT / f"mnist_mnistm_{tag}_{method}_{cfg.steps}.npz"
-    if checkpoint.load_if_finished(model, path, cfg.to_dict()) is not None:
-        print(f"{method}: loaded {path}")
-        return model, checkpoint.load_checkpoint(path).history
-    start = time.perf_counter()
     val = None if QUICK else ((xs_test, ys_test), (xt_test, yt_test))   # curves in full mode
-    history = train(model, source, target, cfg, val=val, checkpoint_path=path)
-    print(f"{method}: trained {cfg.steps} steps in {time.perf_counter() - start:.0f} s")
-    return model, history
+    run = train_run(build_model("mnist", rng=0), source, target, cfg, val=val,
+                    checkpoint=path, resume=True)
+    if run.resumed_from_step == cfg.steps:
+        print(f"{method}: loaded {path}")
+    else:
+        print(f"{method}: trained {cfg.steps} steps in {run.seconds:.0f} s")
+    return run.model, run.history
 
 
 tag = "quick" if QUICK else "full"
@@ -201,4 +202,5 @@ if h["eval_step"]:
 #     dann reproduce mnist-mnistm            # the embedded data, as in this chapter
 #     dann reproduce mnist-mnistm --help     # seeds, steps, the full MNIST from --data-dir
 #
-# (`dann_from_scratch/experiments.py` holds the settings and explains each choice.)
+# (`dann_from_scratch/pairs.py` holds the settings and explains each choice;
+# `dann_from_scratch/experiments.py` runs the stages of the row.)

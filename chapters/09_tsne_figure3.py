@@ -23,12 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dann_from_scratch import checkpoint
 from dann_from_scratch.datasets import load_domain
 from dann_from_scratch.models import build_model
 from dann_from_scratch.plots import plot_tsne_pair
-from dann_from_scratch.trainers import (TrainConfig, evaluate, predict_features,
-                                        predict_logits, train)
+from dann_from_scratch.runs import train_run
+from dann_from_scratch.trainers import TrainConfig, evaluate, predict_features, predict_logits
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
@@ -46,20 +45,19 @@ xt_test, yt_test = load_domain("mnistm5k", "test")
 
 
 def train_or_load(method):
-    """The chapter-7 run of ``method``: load its checkpoint if an identical run finished."""
+    """The chapter-7 run of ``method``: ``resume=True`` loads its checkpoint when chapter 7
+    finished an identical run, and trains it otherwise."""
     cfg = TrainConfig(method=method, steps=STEPS, batch_size=BATCH, progress=False, seed=0,
                       eval_every=0 if QUICK else max(1, STEPS // 10))   # as in chapter 7
     model = build_model("mnist", rng=0)
-    path = CKPT / f"mnist_mnistm_{'quick' if QUICK else 'full'}_{method}_{STEPS}.npz"
-    if not QUICK and checkpoint.load_if_finished(model, path, cfg.to_dict()) is not None:
-        print(f"{method}: loaded {path}")
-        return model
+    path = None if QUICK else CKPT / f"mnist_mnistm_full_{method}_{STEPS}.npz"
     src, tgt = (xs, ys), xt
     if QUICK:                                   # a tiny run, only to show the code path
         keep = rng.choice(len(xs), 300, replace=False)
         src, tgt = (xs[keep], ys[keep]), xt[rng.choice(len(xt), 300, replace=False)]
-    train(model, src, tgt, cfg, checkpoint_path=None if QUICK else path)
-    print(f"{method}: trained {STEPS} steps")
+    run = train_run(model, src, tgt, cfg, checkpoint=path, resume=path is not None)
+    print(f"{method}: " + (f"loaded {path}" if run.resumed_from_step == STEPS
+                           else f"trained {STEPS} steps"))
     return model
 
 

@@ -44,7 +44,8 @@ import minigrad as mg
 from dann_from_scratch.datasets import DatasetError, load_domain
 from dann_from_scratch.models import build_model, mlp_model
 from dann_from_scratch.plots import plot_learning_curves
-from dann_from_scratch.trainers import TrainConfig, evaluate, train
+from dann_from_scratch.runs import train_run
+from dann_from_scratch.trainers import TrainConfig
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
@@ -141,11 +142,11 @@ for name, kw in RUNS.items():
     target = real_labelled if kw["method"] == "target_only" else real_adapt[0]
     labelled = real_labelled if kw["method"] == "semi_supervised" else None
     start = time.perf_counter()
-    model = make_model()
-    history = train(model, syn, target, cfg, target_labelled=labelled, val=(None, curve_val))
-    errors = 1.0 - np.array(history["target_acc"])
-    curves[name] = (np.array(history["eval_step"]), errors)
-    final[name] = 1.0 - evaluate(model, None, real_eval)["target_acc"]
+    run = train_run(make_model(), syn, target, cfg, target_labelled=labelled,
+                    val=(None, curve_val), test=real_eval)
+    errors = 1.0 - np.array(run.history["target_acc"])
+    curves[name] = (np.array(run.history["eval_step"]), errors)
+    final[name] = 1.0 - run.target_test_acc
     print(f"{name:20s} validation error {final[name]:.3f} after {STEPS} batches "
           f"(on all {len(real_eval[1])} images; best on the curve's {len(curve_val[1])}: "
           f"{errors.min():.3f})  [{time.perf_counter() - start:.0f} s]")

@@ -34,7 +34,8 @@ import numpy as np
 from dann_from_scratch.datasets import make_two_moons
 from dann_from_scratch.models import build_model
 from dann_from_scratch.plots import save_figure
-from dann_from_scratch.trainers import TrainConfig, evaluate, train
+from dann_from_scratch.runs import train_run
+from dann_from_scratch.trainers import TrainConfig, evaluate
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
@@ -51,7 +52,8 @@ STEPS = 1000 if QUICK else 3000
 # Everything else is chapter 6's setting (3000 steps, constant learning rate 0.1).
 #
 # Two versions of the domain signal: G_d's balanced error on the source validation
-# points against the target points at the end (`evaluate`), and G_d's error on the
+# points against the target points at the end (`train_run(..., val=...)` measures it with
+# `evaluate`, as every run of the package does), and G_d's error on the
 # training batches averaged over the last 10% of the steps (smoother: the adversarial
 # game makes a single snapshot noisy).
 
@@ -64,9 +66,8 @@ def run(lam, seed):
                       anneal_lr=False, lambda_schedule="constant", lambda_max=lam if lam > 0 else 1.0,
                       seed=seed, progress=False)
     model = build_model("moons", rng=seed)
-    history = train(model, (xs, ys), xt, cfg)
-    signals = evaluate(model, source_val=(xs_val, ys_val), target_test=xt)   # no target labels
-    tail = history["domain_acc"][-STEPS // 10:]
+    trained = train_run(model, (xs, ys), xt, cfg, val=((xs_val, ys_val), xt))  # no target labels
+    signals, tail = trained.signals, trained.history["domain_acc"][-STEPS // 10:]
     row = {"lambda": lam, "seed": seed,
            "source_val_error": 1.0 - signals["source_val_acc"],
            "domain_error": signals["domain_error"],
@@ -231,10 +232,9 @@ def run_digits(lam, seed=0):
                       batch_size=D_BATCH, lambda_max=lam if lam > 0 else 1.0, seed=seed,
                       progress=False)
     model = build_model("mnist", rng=seed)
-    history = train(model, digits["source"], digits["target"][0], cfg)
-    signals = evaluate(model, source_val=digits["source_val"],
-                       target_test=digits["target"][0][:1000])                # no target labels
-    tail = history["domain_acc"][-max(1, D_STEPS // 10):]
+    trained = train_run(model, digits["source"], digits["target"][0], cfg,
+                        val=(digits["source_val"], digits["target"][0][:1000]))  # no target labels
+    signals, tail = trained.signals, trained.history["domain_acc"][-max(1, D_STEPS // 10):]
     row = {"lambda": lam, "seed": seed, "source_val_error": 1.0 - signals["source_val_acc"],
            "domain_error": signals["domain_error"], "domain_error_train": 1.0 - float(np.mean(tail))}
     # --- teaching only ---

@@ -16,6 +16,11 @@ holds everything the next step depends on:
                             the trainer kind and the history logged so far
 ==========================  ===================================================================
 
+Beside ``run.npz``, the runs of :mod:`~dann_from_scratch.runs` write a **sidecar**
+``run.json`` (:func:`write_sidecar`): which network, which data (domains, splits, data folder,
+image fitting) and, once trained, the outcome. It lets ``dann evaluate`` rebuild the network
+and a resumed run check that it continues the same run on the same data.
+
 :func:`dann_from_scratch.trainers.train` writes checkpoints (``checkpoint_path=``,
 ``checkpoint_every=``, and on Ctrl-C) and reads them (``resume_from=``); this module only
 knows how to put those pieces in a file and take them out again.
@@ -31,10 +36,15 @@ import numpy as np
 import minigrad
 from minigrad import nn
 
+from .config import config_differences
+from .jsonio import write_json
+
 __all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "module_rng_states",
-           "restore_module_rngs", "load_model", "CheckpointError"]
+           "restore_module_rngs", "load_model", "load_if_finished", "CheckpointError",
+           "sidecar_path", "write_sidecar", "read_sidecar"]
 
 FORMAT_VERSION = 1
+SIDECAR_FORMAT = 1
 
 
 class CheckpointError(ValueError):
@@ -150,18 +160,38 @@ def load_model(model: nn.Module, path) -> nn.Module:
     return model
 
 
-def load_if_finished(model: nn.Module, path, config: dict, ignore=("progress",)):
-    """Load ``path`` into ``model`` if it holds a *finished* run of exactly ``config`` (a
-    ``TrainConfig.to_dict()``; keys in ``ignore`` may differ); otherwise return None.
-
-    Lets a script skip a training run it has already done (the chapters reuse each other's
-    networks this way) without ever mistaking a different or half-done run for it.
-    """
+def load_if_finished(model: nn.Module, path, config: dict):
+    """Load ``path`` into ``model`` if it holds a *finished* run of ``config`` (a
+    ``TrainConfig.to_dict()``; the fields a resumed run may change are not compared, see
+    :func:`~dann_from_scratch.config.config_differences`); otherwise return None."""
     path = Path(path)
     if not path.exists():
         return None
     ckpt = load_checkpoint(path)
-    same = all(ckpt.config.get(k) == v for k, v in config.items() if k not in ignore)
-    if not same or ckpt.step != config["steps"]:
+    if config_differences(ckpt.config, config) or ckpt.step != config["steps"]:
         return None
     return load_model(model, path)
+
+
+# -- sidecars: what the checkpoint holds, in words ----------------------------------------------------
+def sidecar_path(checkpoint) -> Path:
+    """``run.npz`` -> ``run.json``."""
+    p = Path(checkpoint)
+    return p.with_suffix(".json") if p.suffix == ".npz" else p.with_name(p.name + ".json")
+
+
+def write_sidecar(checkpoint, info: dict) -> Path:
+    """Write the JSON sidecar of a checkpoint (model name, input shape, domains, splits, ...)."""
+    body = {"format": SIDECAR_FORMAT, "checkpoint": Path(checkpoint).name, **info}
+    return write_json(sidecar_path(checkpoint), body)
+
+
+def read_sidecar(checkpoint) -> dict | None:
+    """The sidecar of ``checkpoint`` as a dict, or None when there is none."""
+    path = sidecar_path(checkpoint)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: unreadable sidecar ({exc})") from exc

@@ -1,29 +1,36 @@
-"""The ``dann`` command line.
+"""The ``dann`` command line: it parses arguments, calls the library, prints.
 
     dann reproduce PAIR       Table 1 for one pair: source-only, SA, DANN, train-on-target
+                              (:func:`~dann_from_scratch.experiments.reproduce`)
     dann train                train one network (source_only | dann | target_only |
                               semi_supervised), with a resumable checkpoint
+                              (:class:`~dann_from_scratch.single_run.SingleRun`)
     dann evaluate             accuracy of a saved network on any domain
+                              (:func:`~dann_from_scratch.runs.evaluate_checkpoint`)
     dann preview DOMAIN       a PNG grid of samples of a domain
 
 Errors are one line on stderr: bad arguments exit with code 2 and a hint (``dann CMD --help``),
 missing or broken data and checkpoints with code 1, Ctrl-C with code 130 (after saving a
-resumable checkpoint where one is being trained).
+resumable checkpoint where one is being trained). The library names its arguments as Python
+does (``steps=0``, ``data_dir=``); :func:`_in_flag_words` rewrites those as this command's
+flags (``--steps 0``, ``--data-dir``).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "UsageError"]
 
 EXIT_USAGE, EXIT_DATA, EXIT_INTERRUPT = 2, 1, 130
 
 
-class _UsageExit(Exception):
-    """Raised by the parser instead of printing usage: one line + hint, exit 2."""
+class UsageError(Exception):
+    """A command line the parser cannot read: one line + hint, exit code 2 (raised by the
+    parser instead of printing its usage)."""
 
     def __init__(self, message: str, prog: str):
         super().__init__(message)
@@ -32,7 +39,7 @@ class _UsageExit(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # noqa: D401 - argparse API
-        raise _UsageExit(message, self.prog)
+        raise UsageError(message, self.prog)
 
 
 def _one_line(msg) -> str:
@@ -81,16 +88,27 @@ def _threads_option(p) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .experiments import PAIR_NAMES
     from .datasets import DOMAINS
-    from .trainers import METHODS
+    from .pairs import PAIR_NAMES
 
-    pairs, domains = ", ".join(PAIR_NAMES), ", ".join(DOMAINS)
     p = _Parser(prog="dann", description="Ganin & Lempitsky (2015), DANN, on minigrad: "
                 "reproduce Table 1, train, evaluate and preview data.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    _add_reproduce(sub, ", ".join(PAIR_NAMES))
+    _add_train(sub, ", ".join(DOMAINS))
+    _add_evaluate(sub, ", ".join(DOMAINS))
+    v = sub.add_parser("preview", help="save a PNG grid of samples of a domain",
+                       description=f"Save a grid of random samples. Domains: {', '.join(DOMAINS)}.")
+    v.add_argument("domain", metavar="DOMAIN")
+    v.add_argument("--out", help="PNG path (default: preview_DOMAIN.png)")
+    v.add_argument("--n", type=_positive_int, default=32)
+    v.add_argument("--split", default="train")
+    v.add_argument("--data-dir")
+    v.add_argument("--seed", type=_seed, default=0)
+    return p
 
-    # reproduce
+
+def _add_reproduce(sub, pairs: str) -> None:
     r = sub.add_parser("reproduce", help="reproduce one column of Table 1",
                        description="Train source-only, DANN (one run per seed) and "
                        "train-on-target, run subspace alignment, and print the paper's Table 1 "
@@ -131,7 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "loaded, ones cut short by Ctrl-C continue, missing ones are trained")
     _threads_option(r)
 
-    # train
+
+def _add_train(sub, domains: str) -> None:
+    from .config import METHODS
+
     t = sub.add_parser("train", help="train one network, with a resumable checkpoint",
                        description="Train one network on SOURCE -> TARGET and save a checkpoint "
                        "(Ctrl-C saves it too; continue with --resume). Prints the source "
@@ -139,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
                        f"Domains: {domains}.")
     t.add_argument("--source", help="source domain (labelled)")
     t.add_argument("--target", help="target domain (unlabelled, except for target_only)")
-    t.add_argument("--method", choices=METHODS, default="dann")
+    t.add_argument("--method", choices=METHODS, default=None, help="default: dann")
     t.add_argument("--model", choices=("mnist", "svhn", "gtsrb"),
                    help="network (default: from the domains' image size)")
     t.add_argument("--steps", type=_positive_int, default=None, help="SGD steps (default 1000)")
@@ -153,14 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-anneal", action="store_true", help="constant learning rate")
     t.add_argument("--lambda-max", type=float, default=None, help="asymptote of lambda_p "
                    "(default 1)")
-    t.add_argument("--n-labelled", type=_positive_int, default=10, help="semi_supervised: "
+    t.add_argument("--n-labelled", type=_positive_int, default=None, help="semi_supervised: "
                    "labelled target images per class (default 10)")
     t.add_argument("--labelled-per-batch", type=_positive_int, default=None,
                    help="semi_supervised: labelled target rows per batch (default: 16, at most "
                         "half the target half)")
     t.add_argument("--data-dir", help="folder with the real data")
     t.add_argument("--out", help="output folder (default: dann_runs/SOURCE-TARGET-METHOD-seedN)")
-    t.add_argument("--resume", metavar="CKPT", help="continue the run saved in this checkpoint")
+    t.add_argument("--resume", metavar="CKPT", help="continue the run saved in this checkpoint "
+                   "(its settings; any given must agree)")
     t.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     t.add_argument("--quick", action="store_true", help="tiny subsets (smoke test)")
     t.add_argument("--no-progress", action="store_true")
@@ -168,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--download", action="store_true")
     _threads_option(t)
 
-    # evaluate
+
+def _add_evaluate(sub, domains: str) -> None:
     e = sub.add_parser("evaluate", help="accuracy of a saved network on a domain",
                        description="Accuracy of a checkpoint on a split of any domain, e.g. the "
                        "released MNIST-M (--dataset mnistm_official --data-dir FOLDER) or a GTSRB "
@@ -186,31 +209,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--download", action="store_true")
     _threads_option(e)
 
-    # preview
-    v = sub.add_parser("preview", help="save a PNG grid of samples of a domain",
-                       description=f"Save a grid of random samples. Domains: {domains}.")
-    v.add_argument("domain", metavar="DOMAIN")
-    v.add_argument("--out", help="PNG path (default: preview_DOMAIN.png)")
-    v.add_argument("--n", type=_positive_int, default=32)
-    v.add_argument("--split", default="train")
-    v.add_argument("--data-dir")
-    v.add_argument("--seed", type=_seed, default=0)
-    return p
-
 
 # -- commands ---------------------------------------------------------------------------------------
 def _cmd_reproduce(a) -> int:
-    from .experiments import format_table, get_pair, reproduce
+    from .experiments import reproduce
+    from .pairs import get_pair
+    from .report import format_table
 
-    spec = get_pair(a.pair)
-    out = Path(a.out) if a.out else Path("dann_results") / spec.name
+    out = Path(a.out) if a.out else Path("dann_results") / get_pair(a.pair).name
     try:
-        res = reproduce(spec.name, data_dir=a.data_dir, out_dir=out, seeds=tuple(a.seeds),
+        res = reproduce(a.pair, data_dir=a.data_dir, out_dir=out, seeds=tuple(a.seeds),
                         steps=a.steps, batch_size=a.batch_size, device=a.device, quick=a.quick,
                         progress=not a.no_progress, select=True if a.select else None,
                         download=a.download, image_fit=a.image_fit, tsne=not a.no_tsne,
-                        jobs=a.jobs, resume=a.resume, target=a.target,
-                        source=a.source)
+                        jobs=a.jobs, resume=a.resume, target=a.target, source=a.source)
     except KeyboardInterrupt:
         print(f"interrupted: the networks trained so far, and the one(s) in training, are "
               f"saved in {out / 'checkpoints'}; continue with the same command plus --resume",
@@ -226,132 +238,36 @@ def _cmd_reproduce(a) -> int:
     return 0
 
 
-def _target_labelled(data, n_per_class: int, seed: int):
-    import numpy as np
-
-    x, y = data.target_train
-    rng = np.random.default_rng(seed + 404)
-    pick = []
-    for c in np.unique(y):
-        members = np.flatnonzero(y == c)
-        pick.append(rng.choice(members, size=min(n_per_class, len(members)), replace=False))
-    idx = np.sort(np.concatenate(pick))
-    return x[idx], y[idx]
-
-
 def _cmd_train(a) -> int:
-    import numpy as np
+    from .single_run import SingleRun
 
-    from . import checkpoint as ckpt_io
-    from .experiments import (UsageError, custom_spec, load_pair_data, read_sidecar,
-                              write_sidecar)
-    from .models import build_model
-    from .trainers import TrainConfig, evaluate, train
-
-    resume = Path(a.resume) if a.resume else None
-    if resume is not None:
-        if not resume.is_file():
-            raise FileNotFoundError(f"{resume}: no such checkpoint")
-        side = read_sidecar(resume)
-        if side is None:
-            raise ckpt_io.CheckpointError(f"{resume}: no sidecar JSON beside it, so the data of "
-                                          "the run is unknown; resume a checkpoint written by "
-                                          "dann train")
-        saved = ckpt_io.load_checkpoint(resume).config
-        for flag, key in (("source", "source"), ("target", "target"), ("method", "method"),
-                          ("model", "model")):
-            given = getattr(a, flag)
-            if given is not None and flag != "method" and given != side.get(key):
-                raise UsageError(f"--{flag} {given} differs from the checkpoint's {side.get(key)}")
-        for flag, key in (("steps", "steps"), ("seed", "seed"), ("batch_size", "batch_size"),
-                          ("lr", "lr")):
-            given = getattr(a, flag)
-            if given is not None and given != saved.get(key):
-                raise UsageError(f"--{flag.replace('_', '-')} {given} differs from the "
-                                 f"checkpoint's {saved.get(key)}")
-        source, target, model_name = side["source"], side["target"], side["model"]
-        method = saved["method"]
-        quick, data_dir = bool(side.get("quick")), a.data_dir or side.get("data_dir")
-        image_fit = side.get("image_fit")
-        config = TrainConfig.from_dict({**saved, "progress": not a.no_progress,
-                                        "device": a.device})
-        ckpt = resume
-        n_labelled = int(side.get("n_labelled", a.n_labelled))
-    else:
-        if not a.source or not a.target:
-            raise UsageError("train needs --source and --target (or --resume CKPT)")
-        source, target, method = a.source, a.target, a.method
-        quick, data_dir, image_fit, n_labelled = a.quick, a.data_dir, a.image_fit, a.n_labelled
-        spec = custom_spec(source, target, a.model)
-        model_name = spec.model
-        steps = a.steps or 1000
-        overrides = dict(method=method, steps=steps, seed=a.seed or 0,
-                         batch_size=a.batch_size or 128, lr=a.lr or 0.01,
-                         anneal_lr=not a.no_anneal, device=a.device, progress=not a.no_progress,
-                         eval_every=max(1, steps // 10), log_every=max(1, steps // 500))
-        if a.lambda_max is not None:
-            overrides["lambda_max"] = a.lambda_max
-        if method == "semi_supervised":
-            half = overrides["batch_size"] - overrides["batch_size"] // 2
-            overrides["labelled_per_batch"] = a.labelled_per_batch or max(1, min(16, half // 2))
-        try:
-            config = TrainConfig(**overrides)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(str(exc)) from None
-        out = Path(a.out) if a.out else Path("dann_runs") / f"{source}-{target}-{method}-seed{config.seed}"
-        ckpt = out / "checkpoint.npz"
-    if a.stop_after is not None and a.stop_after > config.steps:
-        raise UsageError(f"--stop-after {a.stop_after} is beyond --steps {config.steps}")
-
-    spec = custom_spec(source, target, model_name)
-    data = load_pair_data(spec, data_dir=data_dir, quick=quick, seed=0, download=a.download,
-                          image_fit=image_fit)
-    labelled = _target_labelled(data, n_labelled, config.seed) if method == "semi_supervised" else None
-    if method == "target_only":   # held-out target *training* labels, never the test set
-        src, tgt = data.source_train, data.target_train
-        val = (data.source_val, data.target_val)
-    else:
-        src, tgt = data.source_train, data.target_train[0]
-        val = (data.source_val, data.target_val[0])
-    model = build_model(model_name, rng=config.seed)
-    info = {"model": model_name, "input_shape": list(model.input_shape),
-            "num_classes": model.num_classes, "source": source, "target": target,
-            "method": method, "image_fit": data.info["image_fit"],
-            "data_dir": data.info["data_dir"], "quick": bool(quick), "seed": config.seed,
-            "n_labelled": n_labelled, "splits": data.info["splits"], "sizes": data.info["sizes"]}
-    write_sidecar(ckpt, info)
-    print(f"training {method} on {source} -> {target} with the {model_name} network: "
-          f"{config.steps} steps of batch {config.batch_size}; checkpoint {ckpt}"
-          + (f" (resuming)" if resume else ""), file=sys.stderr, flush=True)
+    job = SingleRun.prepare(
+        a.source, a.target, a.method, model=a.model, steps=a.steps, seed=a.seed,
+        batch_size=a.batch_size, lr=a.lr, anneal_lr=False if a.no_anneal else None,
+        lambda_max=a.lambda_max, n_labelled=a.n_labelled,
+        labelled_per_batch=a.labelled_per_batch, data_dir=a.data_dir, out_dir=a.out,
+        resume=a.resume, quick=a.quick or None, image_fit=a.image_fit, download=a.download,
+        stop_after=a.stop_after, device=a.device, progress=not a.no_progress)
+    print(job.describe(), file=sys.stderr, flush=True)
     try:
-        train(model, src, tgt, config, target_labelled=labelled, val=val,
-              resume_from=resume, checkpoint_path=ckpt,
-              checkpoint_every=max(1, config.steps // 20), stop_after=a.stop_after)
+        r = job.run()
     except KeyboardInterrupt:
-        print(f"interrupted: checkpoint saved in {ckpt}; continue with: dann train --resume "
-              f"{ckpt}", file=sys.stderr)
+        print(f"interrupted: checkpoint saved in {job.checkpoint}; continue with: dann train "
+              f"--resume {job.checkpoint}", file=sys.stderr)
         return EXIT_INTERRUPT
-    sig = evaluate(model, *val)
-    test = evaluate(model, None, data.target_test)
-    step = ckpt_io.load_checkpoint(ckpt).step
-    result = {"step": step, "steps": config.steps, "source_val_acc": sig["source_val_acc"],
-              "domain_error": sig["domain_error"], "target_test_acc": test["target_acc"]}
-    if method == "target_only":
-        result["target_val_acc"] = sig["target_acc"]
-    write_sidecar(ckpt, {**info, "result": result})
-    extra = (f", target validation accuracy {sig['target_acc']:.4f}"
-             if method == "target_only" else "")
-    print(f"step {step}/{config.steps}: source validation accuracy {sig['source_val_acc']:.4f}"
-          f"{extra}, domain-classifier error {sig['domain_error']:.4f}, target test accuracy "
-          f"({target}/{spec.target_test_split}) {test['target_acc']:.4f}")
-    if step < config.steps:
-        print(f"stopped early; continue with: dann train --resume {ckpt}")
-    print(f"checkpoint: {ckpt}")
+    extra = (f", target validation accuracy {r['target_val_acc']:.4f}"
+             if "target_val_acc" in r else "")
+    print(f"step {r['step']}/{r['steps']}: source validation accuracy {r['source_val_acc']:.4f}"
+          f"{extra}, domain-classifier error {r['domain_error']:.4f}, target test accuracy "
+          f"({r['test_set']}) {r['target_test_acc']:.4f}")
+    if r["step"] < r["steps"]:
+        print(f"stopped early; continue with: dann train --resume {r['checkpoint']}")
+    print(f"checkpoint: {r['checkpoint']}")
     return 0
 
 
 def _cmd_evaluate(a) -> int:
-    from .experiments import evaluate_checkpoint
+    from .runs import evaluate_checkpoint
 
     res = evaluate_checkpoint(a.checkpoint, a.dataset, split=a.split, data_dir=a.data_dir,
                               model_name=a.model, image_fit=a.image_fit,
@@ -367,19 +283,41 @@ def _cmd_evaluate(a) -> int:
 
 def _cmd_preview(a) -> int:
     from .datasets.preview import preview
-    from .experiments import UsageError
-    from .datasets import DOMAINS
 
-    if a.domain not in DOMAINS:
-        raise UsageError(f"unknown domain {a.domain!r}; choose from {', '.join(DOMAINS)}")
-    if a.split not in DOMAINS[a.domain].splits:
-        raise UsageError(f"domain {a.domain!r} has no split {a.split!r}; choose from "
-                         f"{', '.join(DOMAINS[a.domain].splits)}")
     out = Path(a.out) if a.out else Path(f"preview_{a.domain}.png")
-    kw = {"download": False} if a.domain in ("mnist", "svhn") else {}
-    path = preview(a.domain, out, n=a.n, data_dir=a.data_dir, seed=a.seed, split=a.split, **kw)
+    path = preview(a.domain, out, n=a.n, data_dir=a.data_dir, seed=a.seed, split=a.split,
+                   download=False)
     print(f"wrote {path}")
     return 0
+
+
+# -- library errors in the command line's words -------------------------------------------------------
+#: library arguments whose flag has another name
+_FLAG_DEST = {"out_dir": "out", "model_name": "model"}
+#: ``name=value`` as a Python call writes it: a quoted string or a bare word (may be empty;
+#: a full stop after it ends the sentence, not the value)
+_KEYWORD = re.compile(r"\b([a-z][a-z_]*)=('[^']*'|\"[^\"]*\"|(?:[^\s,;:()]*[^\s,;:().])?)")
+
+
+def _in_flag_words(message: str, parser: argparse.ArgumentParser) -> str:
+    """``message`` (one line) with every ``name=value`` that is a flag of ``parser`` written
+    as that flag: ``steps=0`` -> ``--steps 0``, ``resume=True`` and ``data_dir=`` -> the bare
+    flag, ``source='svhn'`` -> ``--source svhn``. ``name=False`` stays (no flag says it)."""
+    flags = {a.dest: max(a.option_strings, key=len) for a in parser._actions if a.option_strings}
+
+    def rewrite(m: re.Match) -> str:
+        flag = flags.get(_FLAG_DEST.get(m.group(1), m.group(1)))
+        value = m.group(2).strip("'\"")
+        if flag is None or value == "False":
+            return m.group(0)
+        return flag if value in ("", "True") else f"{flag} {value}"
+
+    return _KEYWORD.sub(rewrite, _one_line(message))
+
+
+def _command_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[command]
 
 
 def _blas_threads(n):
@@ -404,7 +342,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except _UsageExit as exc:
+    except UsageError as exc:
         print(f"error: {_one_line(exc)} (hint: {exc.prog} --help)", file=sys.stderr)
         return EXIT_USAGE
     if args.command is None:
@@ -415,17 +353,18 @@ def main(argv=None) -> int:
     from minigrad.backend import DeviceError
     from . import checkpoint as ckpt_io
     from .datasets import DatasetError
-    from .experiments import UsageError
+    from .errors import ConfigError
 
-    prog = f"dann {args.command}"
+    prog, command_parser = f"dann {args.command}", _command_parser(parser, args.command)
     try:
         with _blas_threads(getattr(args, "threads", None)):
             return _COMMANDS[args.command](args)
-    except UsageError as exc:
-        print(f"error: {_one_line(exc)} (hint: {prog} --help)", file=sys.stderr)
+    except ConfigError as exc:
+        print(f"error: {_in_flag_words(str(exc), command_parser)} (hint: {prog} --help)",
+              file=sys.stderr)
         return EXIT_USAGE
     except (DatasetError, ckpt_io.CheckpointError, FileNotFoundError, DeviceError) as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        print(f"error: {_in_flag_words(str(exc), command_parser)}", file=sys.stderr)
         return EXIT_DATA
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

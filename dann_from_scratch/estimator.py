@@ -16,7 +16,8 @@ scikit-learn's semi-supervised estimators). That is what makes the estimator wor
 ``score`` likewise ignores rows labelled -1. Every ``__init__`` argument is stored unchanged
 (scikit-learn's rule), so ``clone``, ``get_params`` and ``set_params`` work; the work happens in
 ``fit``, which builds the network with :mod:`dann_from_scratch.models` and trains it with
-:func:`dann_from_scratch.trainers.train`.
+:func:`dann_from_scratch.runs.train_run`, the run every entry point goes through (here on the
+arrays given, without a checkpoint).
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .models import build_model, mlp_model
-from .trainers import TrainConfig, predict_features, predict_logits, train
+from .runs import train_run
+from .trainers import TrainConfig, predict_features, predict_logits
 
 __all__ = ["DANNClassifier", "UNLABELLED"]
 
@@ -129,7 +131,8 @@ class DANNClassifier(ClassifierMixin, BaseEstimator):
         if x.ndim == 2:
             self.n_features_in_ = x.shape[1]
         self.model_ = self._build(x, len(self.classes_))
-        self.history_ = train(self.model_, (x_source, y_encoded), x_target, self._config())
+        self.history_ = train_run(self.model_, (x_source, y_encoded), x_target,
+                                  self._config()).history
         return self
 
     # -- prediction

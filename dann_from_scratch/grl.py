@@ -28,11 +28,10 @@ Three ways to use it:
 """
 from __future__ import annotations
 
-import math
-import numbers
-
 from minigrad import Function, nn
 from minigrad.tensor import Tensor
+
+from . import checks
 
 __all__ = ["GradientReversal", "grad_reverse", "GradientReversalLayer", "check_lambda"]
 
@@ -43,13 +42,7 @@ def check_lambda(lambda_, where: str = "gradient reversal") -> float:
     Any finite real number is accepted (lambda >= 0 is the adversarial case of the paper;
     lambda = 0 blocks the domain gradient; a negative lambda would make G_f *help* G_d).
     """
-    if isinstance(lambda_, bool) or not isinstance(lambda_, numbers.Real):
-        raise TypeError(f"{where}: lambda_ must be a real number, got {lambda_!r} "
-                        f"of type {type(lambda_).__name__}")
-    value = float(lambda_)
-    if not math.isfinite(value):
-        raise ValueError(f"{where}: lambda_ must be finite, got {lambda_!r}")
-    return value
+    return checks.real(where, "lambda_", lambda_)
 
 
 class GradientReversal(Function):

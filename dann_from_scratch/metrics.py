@@ -131,7 +131,7 @@ def _domain_split(features_src, features_tgt, max_samples: int | None, seed: int
 def _domain_errors(split, C_grid: Sequence[float], seed: int, max_iter: int) -> dict[float, float]:
     from sklearn.exceptions import ConvergenceWarning
 
-    from .baselines import linear_svm
+    from .linear_svm import linear_svm
 
     X_train, y_train, X_test, y_test = split
     C_grid = [float(c) for c in C_grid]

@@ -26,7 +26,9 @@ Choices where the paper is silent (all configurable through the builders' argume
   only in the MNIST net). The output layers are plain linear maps (logits).
 * **Pooling before ReLU.** ``maxpool(relu(x)) == relu(maxpool(x))`` exactly, because ReLU is
   monotone (non-decreasing) and so commutes with taking a maximum; pooling first applies the
-  ReLU to 4x (or ~4.5x) fewer values. ``pool_then_relu=False`` gives the textbook order.
+  ReLU to 4x (or ~4.5x) fewer values, and lets a conv with its 2x2 pooling and ReLU run as
+  one fused layer (:func:`minigrad.nn.fuse_conv_pool`). ``pool_then_relu=False`` gives the
+  textbook order, run as separate layers.
 * **Padding.** MNIST and GTSRB: none ("valid" convolutions), which gives 48x4x4 = 768 and
   256x2x2 = 1024 features. SVHN: padding 2 ("same") in every conv, because without it the
   third 5x5 conv would not fit (32 -> 28 -> 13 -> 9 -> 4 -> 0); this gives 128x7x7 = 6272
@@ -42,12 +44,13 @@ Choices where the paper is silent (all configurable through the builders' argume
 from __future__ import annotations
 
 from minigrad import nn
+from minigrad.ops import conv_output_size
 from minigrad.tensor import Tensor, no_grad
 
 from .grl import GradientReversalLayer
 
 __all__ = [
-    "DANNModel", "build_model", "input_shape_of", "num_classes_of", "MODEL_NAMES",
+    "DANNModel", "build_model", "input_shape_of", "MODEL_NAMES",
     "mnist_model", "svhn_model", "gtsrb_model", "moons_model", "mlp_model",
 ]
 
@@ -177,8 +180,9 @@ class DANNModel(nn.Module):
 
 
 # -- building blocks -----------------------------------------------------------------------------
-def _conv_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
-    out = (size + 2 * padding - kernel) // stride + 1
+def _window_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    """Side of a conv's or pooling's square output; a ValueError when the window does not fit."""
+    out = conv_output_size(size, kernel, stride, padding)
     if out < 1:
         raise ValueError(f"a {kernel}x{kernel} window (stride {stride}, padding {padding}) does not "
                          f"fit a {size}x{size} input")
@@ -186,7 +190,12 @@ def _conv_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int
 
 
 class _ConvStack:
-    """Appends conv [+ pool] + ReLU blocks to a list and tracks the output size."""
+    """Appends conv [+ pool] + ReLU blocks to a list and tracks the output size.
+
+    ``finish`` runs the stack through :func:`minigrad.nn.fuse_conv_pool`, so each
+    conv -> 2x2 max pool -> ReLU block (pooling first) becomes one fused layer; the layer
+    names, and so the state-dict names, stay those of the plain stack.
+    """
 
     def __init__(self, in_channels: int, size: int, rng, pool_then_relu: bool):
         self.layers, self.channels, self.size = [], in_channels, size
@@ -195,18 +204,19 @@ class _ConvStack:
     def block(self, out_channels: int, kernel: int, padding: int, pool=None):
         self.layers.append(nn.Conv2d(self.channels, out_channels, kernel, padding=padding,
                                      rng=self.rng))
-        self.channels, self.size = out_channels, _conv_size(self.size, kernel, 1, padding)
+        self.channels, self.size = out_channels, _window_output_size(self.size, kernel, 1, padding)
         if pool is None:
             self.layers.append(nn.ReLU())
             return
         pk, ps = pool
         pool_layer = nn.MaxPool2d(pk, ps)
-        self.size = _conv_size(self.size, pk, ps)
+        self.size = _window_output_size(self.size, pk, ps)
         # maxpool(relu(x)) == relu(maxpool(x)): ReLU is monotone; pooling first is cheaper.
         self.layers += [pool_layer, nn.ReLU()] if self.pool_then_relu else [nn.ReLU(), pool_layer]
 
     def finish(self):
-        return nn.Sequential(*self.layers, nn.Flatten()), self.channels * self.size * self.size
+        g_f = nn.fuse_conv_pool(nn.Sequential(*self.layers, nn.Flatten()))
+        return g_f, self.channels * self.size * self.size
 
 
 def _mlp_head(in_features: int, hidden, out_features: int, rng, dropout: float = 0.0,
@@ -306,7 +316,6 @@ def moons_model(rng=None, hidden: int = 15, activation: str = "sigmoid") -> DANN
 # -- by name ---------------------------------------------------------------------------------------
 _BUILDERS = {"mnist": mnist_model, "svhn": svhn_model, "gtsrb": gtsrb_model, "moons": moons_model}
 _INPUT_SHAPES = {"mnist": (3, 28, 28), "svhn": (3, 32, 32), "gtsrb": (3, 40, 40), "moons": (2,)}
-_NUM_CLASSES = {"mnist": 10, "svhn": 10, "gtsrb": 43, "moons": 2}
 MODEL_NAMES = tuple(_BUILDERS)
 
 
@@ -331,8 +340,3 @@ def build_model(name: str, rng=None, **kwargs) -> DANNModel:
 def input_shape_of(name: str) -> tuple:
     """Per-example input shape of a named network, e.g. (3, 28, 28) for 'mnist'."""
     return _INPUT_SHAPES[_check_name(name)]
-
-
-def num_classes_of(name: str) -> int:
-    """Number of classes of a named network (10, 10, 43, 2)."""
-    return _NUM_CLASSES[_check_name(name)]

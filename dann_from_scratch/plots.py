@@ -8,14 +8,12 @@
   coloured by class, target points in grey, the classifier's 0.5 contour.
 * :func:`plot_learning_curves` - Figure 4: validation error against the number of batches.
 
-Every function writes its PNG atomically (a temporary file in the same directory, then
-``os.replace``), so a crash never leaves a half-written image, and returns the path as a
-:class:`pathlib.Path`.
+Every function writes its PNG atomically (:func:`minigrad.serialization.atomic_write`: a
+temporary file in the same directory, then a rename), so a crash never leaves a half-written
+image, and returns the path as a :class:`pathlib.Path`.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -25,6 +23,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from minigrad.serialization import atomic_write  # noqa: E402
 
 __all__ = [
     "SOURCE_COLOR",
@@ -56,34 +56,15 @@ DEFAULT_CURVE_KEYS = ("label_loss", "domain_loss", "domain_acc", "lambda", "lr")
 
 
 # -- saving ------------------------------------------------------------------------------
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_figure(fig, path, *, dpi: int = 120) -> Path:
-    """Save ``fig`` as PNG at ``path`` atomically (temp file in the same dir + os.replace).
+    """Save ``fig`` as PNG at ``path`` atomically (:func:`minigrad.serialization.atomic_write`).
 
     The figure is closed afterwards, whether saving worked or not.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give the usual mode
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+        return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi))
     finally:
         plt.close(fig)
-    return path
 
 
 def fit_suptitle(fig, text: str, fontsize: float = 13):
@@ -274,39 +255,40 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], path, *,
                              layout="constrained", squeeze=False)
     for ax, k in zip(axes.flat, present):
         y = series[k]
-        if steps is not None:
-            if len(steps) != len(y):
-                plt.close(fig)
-                raise ValueError(
-                    f"history[{k!r}] has {len(y)} values but history['step'] has {len(steps)}")
-            x = steps
-        else:
-            x = np.arange(len(y), dtype=float)
-        noisy = k not in ("lambda", "lr") and len(y) >= 20
-        w = smooth if smooth is not None else max(1, len(y) // 50)
-        if noisy and w > 1:
-            ax.plot(x, y, color="#9ecae1", lw=0.8, alpha=0.8, label="raw")
-            ax.plot(x, _smooth(y, w), color="#08519c", lw=1.8, label=f"mean of {w}")
-            ax.legend(fontsize=8, loc="best", frameon=False)
-        else:
-            ax.plot(x, y, color="#08519c", lw=1.8, marker="o" if len(y) <= 30 else None,
-                    ms=3)
-        if k == "domain_acc":
-            ax.axhline(0.5, color="#d62728", ls="--", lw=1.0, label="chance")
-            ax.set_ylim(min(0.0, np.nanmin(y) - 0.05) if np.isfinite(y).any() else 0.0, 1.02)
-            ax.legend(fontsize=8, loc="best", frameon=False)
-        if k == "lr":
-            ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
-        ax.set_title(_LABELS.get(k, k), fontsize=11)
+        if steps is not None and len(steps) != len(y):
+            plt.close(fig)
+            raise ValueError(
+                f"history[{k!r}] has {len(y)} values but history['step'] has {len(steps)}")
+        x = steps if steps is not None else np.arange(len(y), dtype=float)
+        _curve_panel(ax, k, x, y, smooth)
         ax.set_xlabel("step" if steps is not None else "record")
-        ax.grid(True, alpha=0.3)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
     for ax in list(axes.flat)[len(present):]:
         ax.set_visible(False)
     if title:
         fit_suptitle(fig, title)
     return save_figure(fig, path, dpi=dpi)
+
+
+def _curve_panel(ax, key: str, x: np.ndarray, y: np.ndarray, smooth: int | None) -> None:
+    """One quantity of the history: noisy series faint with their moving average on top."""
+    noisy = key not in ("lambda", "lr") and len(y) >= 20
+    w = smooth if smooth is not None else max(1, len(y) // 50)
+    if noisy and w > 1:
+        ax.plot(x, y, color="#9ecae1", lw=0.8, alpha=0.8, label="raw")
+        ax.plot(x, _smooth(y, w), color="#08519c", lw=1.8, label=f"mean of {w}")
+        ax.legend(fontsize=8, loc="best", frameon=False)
+    else:
+        ax.plot(x, y, color="#08519c", lw=1.8, marker="o" if len(y) <= 30 else None, ms=3)
+    if key == "domain_acc":
+        ax.axhline(0.5, color="#d62728", ls="--", lw=1.0, label="chance")
+        ax.set_ylim(min(0.0, np.nanmin(y) - 0.05) if np.isfinite(y).any() else 0.0, 1.02)
+        ax.legend(fontsize=8, loc="best", frameon=False)
+    if key == "lr":
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+    ax.set_title(_LABELS.get(key, key), fontsize=11)
+    ax.grid(True, alpha=0.3)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
 
 
 # -- two moons ---------------------------------------------------------------------------
@@ -362,22 +344,7 @@ def plot_decision_boundary(predict_proba: Callable, Xs, ys, Xt, path,
                      antialiased=True)
     if np.nanmin(p) < 0.5 < np.nanmax(p):
         ax.contour(gx, gy, p, levels=[0.5], colors="k", linewidths=2.0)
-    classes = np.unique(ys)
-    class_colors = {c: ("#2166ac", "#b2182b")[i] if len(classes) == 2 else
-                    CLASS_COLORS[i % len(CLASS_COLORS)] for i, c in enumerate(classes)}
-    for i, c in enumerate(classes):
-        sel = ys == c
-        ax.scatter(Xs[sel, 0], Xs[sel, 1], s=26, c=class_colors[c], marker="+" if i == 0 else "x",
-                   linewidths=1.6, label=f"source, class {c}", zorder=3)
-    if yt is None:
-        ax.scatter(Xt[:, 0], Xt[:, 1], s=14, c="#404040", marker="o", alpha=0.75,
-                   linewidths=0, label="target (unlabelled)", zorder=2)
-    else:
-        for i, c in enumerate(np.unique(yt)):
-            sel = yt == c
-            ax.scatter(Xt[sel, 0], Xt[sel, 1], s=16, c="#404040", alpha=0.75, linewidths=0,
-                       marker=CLASS_MARKERS[i % len(CLASS_MARKERS)],
-                       label=f"target, class {c}", zorder=2)
+    _scatter_moons(ax, Xs, ys, Xt, yt)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_aspect("equal", adjustable="box")
@@ -389,6 +356,26 @@ def plot_decision_boundary(predict_proba: Callable, Xs, ys, Xt, path,
         cb = fig.colorbar(cf, ax=ax, shrink=0.9, ticks=[0, 0.25, 0.5, 0.75, 1.0])
         cb.set_label("P(class 1)")
     return save_figure(fig, path, dpi=dpi)
+
+
+def _scatter_moons(ax, Xs, ys, Xt, yt) -> None:
+    """Source points coloured by class; target points grey (marker shape = class if known)."""
+    classes = np.unique(ys)
+    class_colors = {c: ("#2166ac", "#b2182b")[i] if len(classes) == 2 else
+                    CLASS_COLORS[i % len(CLASS_COLORS)] for i, c in enumerate(classes)}
+    for i, c in enumerate(classes):
+        sel = ys == c
+        ax.scatter(Xs[sel, 0], Xs[sel, 1], s=26, c=class_colors[c], marker="+" if i == 0 else "x",
+                   linewidths=1.6, label=f"source, class {c}", zorder=3)
+    if yt is None:
+        ax.scatter(Xt[:, 0], Xt[:, 1], s=14, c="#404040", marker="o", alpha=0.75,
+                   linewidths=0, label="target (unlabelled)", zorder=2)
+        return
+    for i, c in enumerate(np.unique(yt)):
+        sel = yt == c
+        ax.scatter(Xt[sel, 0], Xt[sel, 1], s=16, c="#404040", alpha=0.75, linewidths=0,
+                   marker=CLASS_MARKERS[i % len(CLASS_MARKERS)],
+                   label=f"target, class {c}", zorder=2)
 
 
 # -- learning curves (Figure 4) ----------------------------------------------------------

@@ -19,12 +19,14 @@ Ganin & Lempitsky (2015), section 5 ("Training"), with p the fraction of trainin
 Both can be switched off: :class:`ConstantLambda` (the two-moons experiment of the JMLR
 version uses lambda = 6 throughout) and :class:`ConstantLR` (SVHN -> MNIST is trained
 without annealing). Every schedule checks its parameters at construction and its argument
-``p`` at every call, and raises a ValueError that names the offending parameter and value.
+``p`` at every call (with :mod:`~dann_from_scratch.checks`, like the training config), and
+raises an error that names the schedule, the offending parameter and its value.
 """
 from __future__ import annotations
 
 import math
-import numbers
+
+from . import checks
 
 __all__ = [
     "check_progress", "LambdaSchedule", "ConstantLambda", "AnnealedLR", "ConstantLR",
@@ -32,37 +34,10 @@ __all__ = [
 ]
 
 
-# -- validation helpers ----------------------------------------------------------------------
-def _real(name: str, value, owner: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: {name} must be a real number, got {value!r} "
-                        f"of type {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{owner}: {name} must be finite, got {value!r}")
-    return value
-
-
-def _nonnegative(name: str, value, owner: str) -> float:
-    value = _real(name, value, owner)
-    if value < 0:
-        raise ValueError(f"{owner}: {name} must be >= 0, got {value!r}")
-    return value
-
-
-def _positive(name: str, value, owner: str) -> float:
-    value = _real(name, value, owner)
-    if value <= 0:
-        raise ValueError(f"{owner}: {name} must be > 0, got {value!r}")
-    return value
-
-
 def check_progress(p, owner: str = "schedule") -> float:
-    """``p`` as a float, or a ValueError if it is not a finite number in [0, 1]."""
-    p = _real("p (training progress)", p, owner)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{owner}: p (training progress) must lie in [0, 1], got {p!r}")
-    return p
+    """``p`` as a float; a TypeError if it is not a number, a ValueError if it is not a finite
+    number in [0, 1]."""
+    return checks.in_interval(owner, "p (training progress)", p, 0.0, 1.0)
 
 
 # -- lambda_p ----------------------------------------------------------------------------------
@@ -73,8 +48,8 @@ class LambdaSchedule:
     """
 
     def __init__(self, gamma: float = 10.0, scale: float = 1.0):
-        self.gamma = _nonnegative("gamma", gamma, "LambdaSchedule")
-        self.scale = _nonnegative("scale", scale, "LambdaSchedule")
+        self.gamma = checks.nonnegative("LambdaSchedule", "gamma", gamma)
+        self.scale = checks.nonnegative("LambdaSchedule", "scale", scale)
 
     def __call__(self, p) -> float:
         p = check_progress(p, "LambdaSchedule")
@@ -88,7 +63,7 @@ class ConstantLambda:
     """lambda_p = ``value`` for every p (the schedule switched off)."""
 
     def __init__(self, value: float = 1.0):
-        self.value = _nonnegative("value (lambda)", value, "ConstantLambda")
+        self.value = checks.nonnegative("ConstantLambda", "value (lambda)", value)
 
     def __call__(self, p) -> float:
         check_progress(p, "ConstantLambda")
@@ -104,9 +79,9 @@ class AnnealedLR:
     so mu_1 = 0.01 / 11 ** 0.75 ~= 0.00166."""
 
     def __init__(self, mu0: float = 0.01, alpha: float = 10.0, beta: float = 0.75):
-        self.mu0 = _positive("mu0 (initial learning rate)", mu0, "AnnealedLR")
-        self.alpha = _nonnegative("alpha", alpha, "AnnealedLR")
-        self.beta = _nonnegative("beta", beta, "AnnealedLR")
+        self.mu0 = checks.positive("AnnealedLR", "mu0 (initial learning rate)", mu0)
+        self.alpha = checks.nonnegative("AnnealedLR", "alpha", alpha)
+        self.beta = checks.nonnegative("AnnealedLR", "beta", beta)
 
     def __call__(self, p) -> float:
         p = check_progress(p, "AnnealedLR")
@@ -120,7 +95,7 @@ class ConstantLR:
     """mu_p = ``mu0`` for every p (annealing switched off)."""
 
     def __init__(self, mu0: float = 0.01):
-        self.mu0 = _positive("mu0 (learning rate)", mu0, "ConstantLR")
+        self.mu0 = checks.positive("ConstantLR", "mu0 (learning rate)", mu0)
 
     def __call__(self, p) -> float:
         check_progress(p, "ConstantLR")

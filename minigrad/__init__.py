@@ -6,8 +6,8 @@ The pieces, each in its own module:
 * :mod:`minigrad.tensor`   ``Tensor``, the tape, ``no_grad``
 * :mod:`minigrad.function` ``Function``, the explicit node every op subclasses
 * :mod:`minigrad.ops`      the ops, forward and backward side by side
-* :mod:`minigrad.nn`       ``Module``, layers, initialisation
-* :mod:`minigrad.optim`    SGD (momentum, weight decay), Adam, learning-rate schedules
+* :mod:`minigrad.nn`       ``Module``, layers, initialisation, the conv+pool fusion pass
+* :mod:`minigrad.optim`    SGD (momentum, weight decay), Adam
 * :mod:`minigrad.gradcheck` numerical gradient checks in float64
 * :mod:`minigrad.serialization` atomic ``.npz`` save/load of model state
 """

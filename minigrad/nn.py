@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from . import backend, ops
-from .ops.conv_maxpool import fusable
+from .ops.conv_maxpool import fusable, fusable_pooling
 from .tensor import Tensor
 
 np = backend.numpy_module
@@ -21,7 +21,7 @@ np = backend.numpy_module
 __all__ = [
     "Parameter", "Module", "Sequential", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d",
     "ReLU", "Tanh", "Sigmoid", "Flatten", "Dropout", "Identity",
-    "he_normal", "glorot_uniform", "as_rng",
+    "Conv2dMaxPool2d", "fuse_conv_pool", "he_normal", "glorot_uniform", "as_rng",
 ]
 
 
@@ -172,17 +172,9 @@ class Module:
 
 
 class Sequential(Module):
-    """Modules applied one after another; indexable and iterable.
-
-    One optimisation happens here: a ``Conv2d`` directly followed by a ``MaxPool2d(2)``
-    (and a ``ReLU``) runs as one fused node, :func:`minigrad.ops.conv2d_maxpool2d`, when the
-    conv's output has even height and width. Values and gradients are the same (up to
-    float rounding; ties in a pooling window may go to another member); the layers, their
-    parameters and their names do not change. Set ``fuse = False`` on an instance to run
-    every module on its own.
+    """Modules applied one after another; indexable and iterable. Its children are named
+    "0", "1", ... in order, which is where state-dict names such as ``"0.weight"`` come from.
     """
-
-    fuse = True
 
     def __init__(self, *modules: Module):
         super().__init__()
@@ -190,32 +182,9 @@ class Sequential(Module):
             setattr(self, str(i), m)
 
     def forward(self, x):
-        mods = list(self._modules.values())
-        i = 0
-        while i < len(mods):
-            run = self._conv_pool_run(mods, i, x) if self.fuse else 0
-            if run:
-                conv = mods[i]
-                x = ops.conv2d_maxpool2d(x, conv.weight, conv.bias, stride=conv.stride,
-                                         padding=conv.padding, relu=(run == 3))
-                i += run
-            else:
-                x = mods[i](x)
-                i += 1
+        for module in self._modules.values():
+            x = module(x)
         return x
-
-    @staticmethod
-    def _conv_pool_run(mods, i, x) -> int:
-        """How many modules from ``mods[i]`` on one fused node replaces: 3 (conv, pool,
-        relu), 2 (conv, pool) or 0 (no fusion). Exact types only: a subclass may change
-        what its forward does."""
-        if type(mods[i]) is not Conv2d or i + 1 >= len(mods) or type(mods[i + 1]) is not MaxPool2d:
-            return 0
-        conv, pool = mods[i], mods[i + 1]
-        if not fusable(getattr(x, "shape", ()), conv.kernel_size, conv.stride, conv.padding,
-                       pool.kernel_size, pool.stride, pool.padding):
-            return 0
-        return 3 if i + 2 < len(mods) and type(mods[i + 2]) is ReLU else 2
 
     def __getitem__(self, i) -> Module:
         return list(self._modules.values())[i]
@@ -340,3 +309,61 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+# -- conv + 2x2 max pool [+ ReLU] as one layer, and the pass that puts it in ---------------------
+class Conv2dMaxPool2d(Conv2d):
+    """A :class:`Conv2d` followed by 2x2 max pooling (stride 2) and, with ``relu=True``, a
+    ReLU, run as one node (:func:`minigrad.ops.conv2d_maxpool2d`): the same values and
+    gradients as the three layers, less memory traffic (docs/performance.md).
+
+    It is built from an existing ``conv`` and shares its parameters (the same ``Parameter``
+    objects, as ``weight`` and ``bias``), so it is a ``Conv2d`` in every attribute; only
+    ``forward`` also pools. When the conv's output has an odd side the fused node does not
+    apply and ``forward`` runs the separate ops instead.
+    """
+
+    def __init__(self, conv: Conv2d, relu: bool = False):
+        Module.__init__(self)  # not Conv2d.__init__: the parameters come from ``conv``
+        self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
+        self.kernel_size, self.stride, self.padding = conv.kernel_size, conv.stride, conv.padding
+        self.weight, self.bias = conv.weight, conv.bias
+        self.relu = bool(relu)
+
+    def forward(self, x):
+        if fusable(x.shape, self.kernel_size, self.stride, self.padding, 2, 2, 0):
+            return ops.conv2d_maxpool2d(x, self.weight, self.bias, stride=self.stride,
+                                        padding=self.padding, relu=self.relu)
+        y = ops.max_pool2d(super().forward(x), 2, 2, 0)
+        return ops.relu(y) if self.relu else y
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, pool=2x2/2, relu={self.relu}"
+
+
+def fuse_conv_pool(seq: Sequential) -> Sequential:
+    """``seq`` with every ``Conv2d -> MaxPool2d(2) [-> ReLU]`` run as one
+    :class:`Conv2dMaxPool2d` layer; the model builders call it on their conv stacks.
+
+    Returns a new :class:`Sequential` of the same length over the same parameter objects:
+    the fused layer takes the conv's place and :class:`Identity` the places of the pooling
+    and the ReLU (as PyTorch's ``fuse_modules`` does), so every state-dict name stays (a
+    checkpoint of the plain stack loads into the fused one and back). Only exact
+    ``Conv2d``, ``MaxPool2d`` and ``ReLU`` layers are fused, since a subclass may change
+    what its ``forward`` does; pooling must be 2x2, stride 2, unpadded.
+    """
+    layers = list(seq) + [None, None]  # two Nones: the lookahead never runs off the end
+    out, i = [], 0
+    while i < len(seq):
+        conv, pool, after = layers[i:i + 3]
+        if (type(conv) is Conv2d and type(pool) is MaxPool2d
+                and fusable_pooling(pool.kernel_size, pool.stride, pool.padding)):
+            relu = type(after) is ReLU
+            out += [Conv2dMaxPool2d(conv, relu=relu)] + [Identity() for _ in range(1 + relu)]
+            i += 2 + relu
+        else:
+            out.append(conv)
+            i += 1
+    fused = Sequential(*out)
+    fused.training = seq.training
+    return fused

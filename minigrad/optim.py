@@ -1,10 +1,9 @@
 """Optimizers: SGD with momentum and weight decay, and Adam.
 
-The learning rate may be a number or a function of training progress ``p`` in [0, 1]
-(the DANN paper anneals it as ``mu_p = mu_0 / (1 + alpha p) ** beta``). With a function,
-give ``total_steps``: step ``k`` (counting from 0) uses ``lr(k / total_steps)``. Updates
-are written in place on ``param.data`` with the array module of each parameter, so they
-run unchanged on CuPy.
+The learning rate is a number, ``optimizer.lr``; a schedule sets it before each step (the
+DANN trainer anneals it as ``mu_p = mu_0 / (1 + alpha p) ** beta``). Updates are written in
+place on ``param.data`` with the array module of each parameter, so they run unchanged on
+CuPy.
 """
 from __future__ import annotations
 
@@ -16,32 +15,17 @@ __all__ = ["Optimizer", "SGD", "Adam"]
 
 
 class Optimizer:
-    """Holds the parameter list, the step counter and the learning-rate rule."""
+    """Holds the parameter list, the step counter and the learning rate ``lr`` (a number
+    the caller may change between steps)."""
 
-    def __init__(self, params, lr, total_steps: int | None = None):
+    def __init__(self, params, lr):
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
-        if callable(lr):
-            if not total_steps or total_steps <= 0:
-                raise ValueError(f"{type(self).__name__}: a learning-rate function of progress "
-                                 f"needs total_steps > 0, got {total_steps!r}")
-        elif isinstance(lr, bool) or not (isinstance(lr, numbers.Real) and lr > 0):
-            raise ValueError(f"{type(self).__name__}: lr must be a positive number or a "
-                             f"function of progress, got {lr!r}")
-        self.lr, self.total_steps, self.steps_done = lr, total_steps, 0
+        if isinstance(lr, bool) or not (isinstance(lr, numbers.Real) and lr > 0):
+            raise ValueError(f"{type(self).__name__}: lr must be a positive number, got {lr!r}")
+        self.lr, self.steps_done = lr, 0
         self._device = self.params[0].device
-
-    @property
-    def progress(self) -> float:
-        """Training progress p in [0, 1] used for the next step."""
-        if not self.total_steps:
-            return 0.0
-        return min(self.steps_done / self.total_steps, 1.0)
-
-    def current_lr(self) -> float:
-        """The learning rate the next ``step()`` will use."""
-        return float(self.lr(self.progress)) if callable(self.lr) else float(self.lr)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -60,7 +44,7 @@ class Optimizer:
     def step(self) -> None:
         if self.params[0].device != self._device:
             self.to(self.params[0].device)
-        lr = self.current_lr()
+        lr = float(self.lr)  # a Python float: it never promotes float32 parameters
         for i, p in enumerate(self.params):
             if p.grad is not None:
                 self._update(i, p, p.grad, lr)
@@ -121,9 +105,8 @@ class SGD(Optimizer):
     into the velocity, so an annealed rate changes the step smoothly.
     """
 
-    def __init__(self, params, lr=0.01, momentum: float = 0.0, weight_decay: float = 0.0,
-                 total_steps: int | None = None):
-        super().__init__(params, lr, total_steps)
+    def __init__(self, params, lr=0.01, momentum: float = 0.0, weight_decay: float = 0.0):
+        super().__init__(params, lr)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
         if weight_decay < 0:
@@ -153,8 +136,8 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015) with bias correction and optional L2 weight decay."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, total_steps: int | None = None):
-        super().__init__(params, lr, total_steps)
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr)
         self.beta1, self.beta2 = betas
         self.eps, self.weight_decay = eps, weight_decay
         self.m = [None] * len(self.params)

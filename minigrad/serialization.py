@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 from . import backend
 
 np = backend.numpy_module
 
-__all__ = ["save_arrays", "load_arrays", "save_module", "load_module"]
+__all__ = ["atomic_write", "save_arrays", "load_arrays", "save_module", "load_module"]
 
 
 def _default_file_mode() -> int:
@@ -25,14 +26,20 @@ def _default_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def save_arrays(arrays: dict, path) -> Path:
-    """Write a dict of name -> array (any device) to ``path`` (.npz) atomically."""
+def atomic_write(path, write: Callable[[BinaryIO], object]) -> Path:
+    """Call ``write(f)`` on a temporary binary file beside ``path``, then rename it to ``path``.
+
+    The one way this project writes a file: parent folders are created, the data reach the
+    disk (``fsync``) before the rename, the file gets the mode ``open()`` would give, and on
+    any failure (Ctrl-C included) the temporary file is removed and ``path`` is left as it
+    was. Returns ``path`` as a :class:`~pathlib.Path`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{k: backend.to_numpy(v) for k, v in arrays.items()})
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, _default_file_mode())
@@ -42,6 +49,12 @@ def save_arrays(arrays: dict, path) -> Path:
             os.remove(tmp)
         raise
     return path
+
+
+def save_arrays(arrays: dict, path) -> Path:
+    """Write a dict of name -> array (any device) to ``path`` (.npz) atomically."""
+    return atomic_write(path, lambda f: np.savez(f, **{k: backend.to_numpy(v)
+                                                       for k, v in arrays.items()}))
 
 
 def load_arrays(path) -> dict:

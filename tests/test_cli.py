@@ -71,6 +71,22 @@ def test_bad_arguments_exit_2_with_one_line_and_hint(capsys, argv, needle, hint)
     assert needle in line and f"(hint: {hint})" in line
 
 
+def test_library_errors_are_reworded_as_the_commands_flags():
+    """The library names its arguments as Python does; the CLI shows the flags of the command
+    (only names that are flags of it; ``name=False`` stays as it is)."""
+    from dann_from_scratch.cli import _command_parser, _in_flag_words, build_parser
+
+    reproduce = _command_parser(build_parser(), "reproduce")
+    message = ("source= needs data_dir=: x; resume=True: y; source='svhn': z; steps=3 differs; "
+               "out_dir=, pass data_dir=DATA_DIR. stop_after=9, download=False")
+    assert _in_flag_words(message, reproduce) == (
+        "--source needs --data-dir: x; --resume: y; --source svhn: z; --steps 3 differs; "
+        "--out, pass --data-dir DATA_DIR. stop_after=9, download=False")
+    train = _command_parser(build_parser(), "train")
+    assert _in_flag_words("stop_after=9 is beyond steps=4.", train) == \
+        "--stop-after 9 is beyond --steps 4."
+
+
 # -- missing data: exit 1, one line ---------------------------------------------------------------
 def test_missing_data_exit_1_one_line(capsys, tmp_path):
     empty = tmp_path / "empty"
@@ -140,9 +156,12 @@ def test_stop_after_then_resume_equals_uninterrupted_run(capsys, tmp_path):
     assert b.step == 6
     for k, v in a.model_state.items():
         np.testing.assert_array_equal(v, b.model_state[k], err_msg=k)
-    # resuming with a conflicting setting is a usage error
+    # resuming with a conflicting setting is a usage error (the one resume check of runs.py)
     code, out, err = run(capsys, "train", "--resume", str(cut), "--steps", "9")
     assert code == 2 and "--steps 9 differs" in one_line_error(err)
+    code, out, err = run(capsys, "train", "--resume", str(cut), "--method", "source_only")
+    assert code == 2 and "--method source_only differs from the checkpoint's dann" in \
+        one_line_error(err)
 
 
 def test_ctrl_c_leaves_a_resumable_checkpoint(tmp_path, cache_root):

@@ -1,8 +1,9 @@
-"""The fused conv2d + 2x2 max-pool [+ ReLU] node, and nn.Sequential's use of it.
+"""The fused conv2d + 2x2 max-pool [+ ReLU] node, the nn.Conv2dMaxPool2d layer, and the
+nn.fuse_conv_pool pass that puts it in a stack.
 
-Checked against the naive float64 loops of test_conv_pool.py (forward), float64 central
-differences (backward), the unfused ops (values and gradients), and, under ``gpu``, CuPy
-against NumPy.
+Checked against the library's slow references conv2d_simple and max_pool2d_simple
+(forward), float64 central differences (backward), the unfused ops (values and gradients),
+and, under ``gpu``, CuPy against NumPy.
 """
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from minigrad.ops.conv_maxpool import Conv2dMaxPool2d, fusable
 
 from conftest import check_op
 from rounding import assert_close_up_to_rounding
-from test_conv_pool import SETTINGS, conv2d_oracle, pool_oracle
+from test_conv_pool import SETTINGS
 
 
 @st.composite
@@ -36,7 +37,7 @@ def fused_cases(draw):
     wt = rng.uniform(-1, 1, (f, c, kh, kw))
     b = rng.uniform(-0.5, 0.5, f) if draw(st.booleans()) else None
     relu = draw(st.booleans())
-    conv = conv2d_oracle(x, wt, b, (sh, sw), (ph, pw))
+    conv = ops.conv2d_simple(x, wt, b, (sh, sw), (ph, pw)).data
     members = np.sort(conv.reshape(n, f, oh // 2, 2, ow // 2, 2).transpose(0, 1, 2, 4, 3, 5)
                       .reshape(n, f, oh // 2, ow // 2, 4), axis=-1)
     assume(np.min(members[..., -1] - members[..., -2]) > 1e-3)   # a clear winner everywhere
@@ -69,7 +70,7 @@ def assert_same_op_up_to_rounding(y1, grads1, y2, grads2, lengths):
 
 
 def reference(x, w, b, stride, padding, relu):
-    out = pool_oracle(conv2d_oracle(x, w, b, stride, padding), (2, 2), (2, 2), (0, 0), "max")
+    out = ops.max_pool2d_simple(ops.conv2d_simple(x, w, b, stride, padding), 2).data
     return np.maximum(out, 0) if relu else out
 
 
@@ -148,17 +149,22 @@ def _block(fuse, rng_seed=0, relu=True, size=12):
     rng = np.random.default_rng(rng_seed)
     layers = [nn.Conv2d(3, 4, 3, padding=1, rng=rng), nn.MaxPool2d(2)] + ([nn.ReLU()] if relu else [])
     seq = nn.Sequential(*layers, nn.Flatten())
-    seq.fuse = fuse
+    if fuse:
+        seq = nn.fuse_conv_pool(seq)
     x = Tensor(np.random.default_rng(5).standard_normal((2, 3, size, size)).astype(np.float32))
     return seq, x
 
 
 @pytest.mark.parametrize("relu", [True, False])
-def test_sequential_fuses_conv_pool_relu_and_keeps_values_and_gradients(relu):
+def test_fuse_conv_pool_keeps_names_values_and_gradients(relu):
     (fused, x), (plain, _) = _block(True, relu=relu), _block(False, relu=relu)
-    assert list(fused.state_dict()) == list(plain.state_dict())  # same layers, same names
+    assert list(fused.state_dict()) == list(plain.state_dict())  # same names
+    assert [type(m) for m in fused] == ([nn.Conv2dMaxPool2d, nn.Identity]
+                                        + [nn.Identity] * relu + [nn.Flatten])
+    assert fused[0].relu is relu
     y1, y2 = fused(x), plain(x)
-    # the fused graph has one node where the plain one has two or three
+    # the fused graph has one node where the plain one (Sequential fuses nothing itself) has
+    # two or three
     assert any(isinstance(n, Conv2dMaxPool2d) for n in _nodes(y1))
     assert not any(isinstance(n, Conv2dMaxPool2d) for n in _nodes(y2))
     y1.sum().backward()
@@ -170,9 +176,34 @@ def test_sequential_fuses_conv_pool_relu_and_keeps_values_and_gradients(relu):
                                   lengths)
 
 
-def test_sequential_does_not_fuse_an_odd_conv_output():
-    seq, x = _block(True, size=11)   # 11x11 conv output: pooled by the plain ops
-    assert not any(isinstance(n, Conv2dMaxPool2d) for n in _nodes(seq(x)))
+def test_fuse_conv_pool_shares_the_parameters_and_loads_the_plain_checkpoint():
+    plain, _ = _block(False)
+    fused = nn.fuse_conv_pool(plain)
+    assert [id(p) for p in fused.parameters()] == [id(p) for p in plain.parameters()]
+    other, _ = _block(False, rng_seed=1)
+    fused.load_state_dict(other.state_dict())   # strict: every name must match
+    np.testing.assert_array_equal(fused[0].weight.numpy(), other[0].weight.numpy())
+
+
+def test_fuse_conv_pool_leaves_other_runs_alone():
+    rng = np.random.default_rng(0)
+
+    class MyConv(nn.Conv2d):   # a subclass may change what forward does: not fused
+        pass
+
+    seq = nn.Sequential(nn.Conv2d(3, 4, 3, rng=rng), nn.ReLU(), nn.MaxPool2d(2),  # relu first
+                        nn.Conv2d(4, 4, 3, rng=rng), nn.MaxPool2d(3, 2), nn.ReLU(),  # 3x3/2 pool
+                        MyConv(4, 4, 1, rng=rng), nn.MaxPool2d(2), nn.Flatten())
+    fused = nn.fuse_conv_pool(seq)
+    assert [type(m) for m in fused] == [type(m) for m in seq]
+    assert all(a is b for a, b in zip(fused, seq))
+
+
+def test_fused_layer_runs_the_separate_ops_on_an_odd_conv_output():
+    (fused, x), (plain, _) = _block(True, size=11), _block(False, size=11)   # 11x11 conv output
+    y = fused(x)
+    assert not any(isinstance(n, Conv2dMaxPool2d) for n in _nodes(y))
+    np.testing.assert_array_equal(y.numpy(), plain(x).numpy())
 
 
 def _nodes(y):

@@ -3,7 +3,10 @@
 Shapes, kernels, strides and paddings are drawn by Hypothesis (kept tiny: the numerical
 gradients cost two evaluations per input element). Each op is checked against
 
-* a naive nested-loop float64 oracle written here (forward),
+* the library's slow references ``conv2d_simple``, ``max_pool2d_simple`` and
+  ``avg_pool2d_simple`` (the definitions written with plain ops) in float64, forward and
+  backward through their own tape; the references themselves against NumPy's sliding
+  windows,
 * central differences in float64 via ``minigrad.gradcheck`` (backward),
 * PyTorch, when it is importable (forward and backward, float32),
 * and, in the ``gpu`` class, the same op on CuPy against the NumPy result.
@@ -22,47 +25,9 @@ SETTINGS = dict(deadline=None,  # max_examples: the Hypothesis profile in confte
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-# -- naive float64 oracles -------------------------------------------------------------------------
+# -- the output-size rule, written again as an independent check ---------------------------------
 def out_size(n, k, s, p):
     return (n + 2 * p - k) // s + 1
-
-
-def conv2d_oracle(x, w, b, stride, padding):
-    (sh, sw), (ph, pw) = stride, padding
-    n, c, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    xp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw))
-    xp[:, :, ph:ph + h, pw:pw + wd] = x
-    oh, ow = out_size(h, kh, sh, ph), out_size(wd, kw, sw, pw)
-    out = np.zeros((n, f, oh, ow))
-    for a in range(n):
-        for o in range(f):
-            for i in range(oh):
-                for j in range(ow):
-                    total = 0.0 if b is None else float(b[o])
-                    for ch in range(c):
-                        for di in range(kh):
-                            for dj in range(kw):
-                                total += xp[a, ch, i * sh + di, j * sw + dj] * w[o, ch, di, dj]
-                    out[a, o, i, j] = total
-    return out
-
-
-def pool_oracle(x, kernel, stride, padding, mode):
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    n, c, h, w = x.shape
-    fill = -np.inf if mode == "max" else 0.0
-    xp = np.full((n, c, h + 2 * ph, w + 2 * pw), fill)
-    xp[:, :, ph:ph + h, pw:pw + w] = x
-    oh, ow = out_size(h, kh, sh, ph), out_size(w, kw, sw, pw)
-    out = np.zeros((n, c, oh, ow))
-    for a in range(n):
-        for ch in range(c):
-            for i in range(oh):
-                for j in range(ow):
-                    window = [xp[a, ch, i * sh + di, j * sw + dj] for di in range(kh) for dj in range(kw)]
-                    out[a, ch, i, j] = max(window) if mode == "max" else sum(window) / (kh * kw)
-    return out
 
 
 # -- strategies --------------------------------------------------------------------------------------
@@ -114,6 +79,18 @@ def full_stride(stride, kernel):
     return kernel if stride is None else stride
 
 
+POOLS = {"max": (ops.max_pool2d, ops.max_pool2d_simple),   # (fast, reference)
+         "avg": (ops.avg_pool2d, ops.avg_pool2d_simple)}
+
+
+def sliding_windows(x, kernel, stride, padding, fill=0.0):
+    """NumPy's own view of every window, (N, C, OH, OW, KH, KW): a second system to check
+    the library's references against."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    xpad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    return np.lib.stride_tricks.sliding_window_view(xpad, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+
+
 # -- (a) forward against the oracles ----------------------------------------------------------------
 @settings(**SETTINGS)
 @given(conv_cases(), st.booleans(), st.booleans(), st.integers(0, 2**16))
@@ -124,7 +101,7 @@ def test_conv2d_forward_matches_oracle(case, with_bias, channels_last, seed):
         x = channels_last_view(x)
     out = ops.conv2d(Tensor(x), Tensor(w), Tensor(b) if with_bias else None,
                      stride=stride, padding=padding)
-    expected = conv2d_oracle(x, w, b if with_bias else None, stride, padding)
+    expected = ops.conv2d_simple(x, w, b if with_bias else None, stride, padding).data
     assert out.shape == expected.shape
     np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-10)
 
@@ -136,11 +113,68 @@ def test_pool_forward_matches_oracle(case, mode, channels_last, seed):
     x = distinct(xs, seed)
     if channels_last:
         x = channels_last_view(x)
-    fn = ops.max_pool2d if mode == "max" else ops.avg_pool2d
+    fn, simple = POOLS[mode]
     out = fn(Tensor(x), kernel, stride, padding)
-    expected = pool_oracle(x, kernel, full_stride(stride, kernel), padding, mode)
+    expected = simple(x, kernel, full_stride(stride, kernel), padding).data
     assert out.shape == expected.shape
     np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+
+
+@settings(**SETTINGS)
+@given(conv_cases(), st.booleans(), st.integers(0, 2**16))
+def test_conv2d_simple_is_the_definition(case, with_bias, seed):
+    """The reference itself, against NumPy's sliding windows and one einsum."""
+    xs, ws, stride, padding = case
+    x, w, b = random(xs, seed), random(ws, seed + 1), random(ws[0], seed + 2)
+    windows = sliding_windows(x, ws[2:], stride, padding)
+    expected = np.einsum("ncabij,fcij->nfab", windows, w) + (b[:, None, None] if with_bias else 0)
+    out = ops.conv2d_simple(Tensor(x), Tensor(w), Tensor(b) if with_bias else None, stride, padding)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-10)
+
+
+@settings(**SETTINGS)
+@given(pool_cases(), st.sampled_from(["max", "avg"]), st.integers(0, 2**16))
+def test_pool_simple_is_the_definition(case, mode, seed):
+    xs, kernel, stride, padding = case
+    x = random(xs, seed)
+    windows = sliding_windows(x, kernel, full_stride(stride, kernel), padding,
+                              fill=-np.inf if mode == "max" else 0.0)
+    expected = windows.max(axis=(4, 5)) if mode == "max" else windows.mean(axis=(4, 5))
+    out = POOLS[mode][1](Tensor(x), kernel, stride, padding)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+
+
+@settings(**SETTINGS)
+@given(conv_cases(max_hw=6), st.booleans(), st.integers(0, 2**16))
+def test_conv2d_gradients_match_the_reference(case, with_bias, seed):
+    """The fast kernel's backward against the backward of the reference's ops."""
+    xs, ws, stride, padding = case
+    arrays = [random(xs, seed), random(ws, seed + 1)]
+    arrays += [random(ws[0], seed + 2)] if with_bias else []
+    g, grads = None, []
+    for fn in (ops.conv2d, ops.conv2d_simple):
+        ts = [Tensor(a, requires_grad=True) for a in arrays]
+        y = fn(*ts[:2], ts[2] if with_bias else None, stride=stride, padding=padding)
+        g = random(y.shape, seed + 3) if g is None else g
+        y.backward(g)
+        grads.append([t.grad for t in ts])
+    for fast, simple in zip(*grads):
+        np.testing.assert_allclose(fast, simple, rtol=1e-10, atol=1e-10)
+
+
+@settings(**SETTINGS)
+@given(pool_cases(), st.sampled_from(["max", "avg"]), st.integers(0, 2**16))
+def test_pool_gradients_match_the_reference(case, mode, seed):
+    xs, kernel, stride, padding = case
+    x = distinct(xs, seed)   # no ties: both give a window's gradient to its one maximum
+    g, grads = None, []
+    for fn in POOLS[mode]:
+        t = Tensor(x, requires_grad=True)
+        y = fn(t, kernel, stride, padding)
+        g = random(y.shape, seed + 1) if g is None else g
+        y.backward(g)
+        grads.append(t.grad)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-12)
 
 
 # -- (b) backward against numerical gradients --------------------------------------------------------

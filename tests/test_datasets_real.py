@@ -490,6 +490,15 @@ def test_load_domain_registry():
     assert images.shape == (1000, 28, 28, 1) and labels.dtype == np.int64
     with pytest.raises(ValueError, match="unknown domain"):
         ds.load_domain("usps")
+    with pytest.raises(ValueError, match="domain 'gtsrb' has no split 'nope'; choose from"):
+        ds.load_domain("gtsrb", "nope")
+    # every entry knows its loader, splits, the pair's training/test split and its needs
+    for name, domain in ds.DOMAINS.items():
+        assert {domain.train_split, domain.test_split} <= set(domain.splits), name
+        assert callable(domain.load) and domain.needs, name
+        assert not domain.downloads or domain.reads_files, name
+    assert (ds.DOMAINS["gtsrb"].train_split, ds.DOMAINS["gtsrb"].test_split) == ("adapt", "eval")
+    assert ds.get_domain("mnistm", "train").downloads        # its MNIST digits
 
 
 def test_failed_build_leaves_no_partial_file(tmp_path):
@@ -513,7 +522,8 @@ def test_failed_build_leaves_no_partial_file(tmp_path):
 
 
 def test_datasets_do_not_import_minigrad():
-    """The datasets subpackage stays plain NumPy: no module in it imports minigrad."""
+    """The datasets subpackage stays plain NumPy: no module in it imports minigrad's tensors
+    or ops; the one file helper it shares, ``minigrad.serialization.atomic_write``, is all."""
     import ast
 
     for path in Path(ds.__file__).parent.glob("*.py"):
@@ -521,4 +531,5 @@ def test_datasets_do_not_import_minigrad():
         for node in ast.walk(tree):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            assert not any(n.split(".")[0] == "minigrad" for n in names), path
+            assert not any(n.split(".")[0] == "minigrad" and n != "minigrad.serialization"
+                           for n in names), path

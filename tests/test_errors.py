@@ -202,8 +202,8 @@ def test_optimizer_errors():
     for bad in (0.0, -1.0, "0.1", None):
         with pytest.raises(ValueError, match="SGD: lr must be a positive number"):
             optim.SGD([p], lr=bad)
-    with pytest.raises(ValueError, match="needs total_steps > 0"):
-        optim.SGD([p], lr=lambda progress: 0.1)
+    with pytest.raises(ValueError, match="SGD: lr must be a positive number, got <function"):
+        optim.SGD([p], lr=lambda progress: 0.1)   # a schedule sets opt.lr itself
     with pytest.raises(ValueError, match=r"SGD: momentum must be in \[0, 1\)"):
         optim.SGD([p], lr=0.1, momentum=1.0)
 

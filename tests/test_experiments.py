@@ -16,7 +16,11 @@ import numpy as np
 import pytest
 
 from dann_from_scratch import experiments as ex
-from dann_from_scratch.datasets import DatasetError
+from dann_from_scratch import pair_data, pairs, runs
+from dann_from_scratch.datasets import DOMAINS, DatasetError, load_domain
+from dann_from_scratch.errors import ConfigError
+from dann_from_scratch.report import format_table
+from dann_from_scratch.selection import select_meta_parameters
 from pipeline_fixtures import _cache, _one_blas_thread, cache_root  # noqa: F401 (fixtures)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -69,7 +73,7 @@ def check_results(out, res, pair, seeds=(0,)):
     assert (out / "results.json").is_file() and (out / "results.md").is_file()
     on_disk = json.loads((out / "results.json").read_text())
     assert on_disk["pair"] == pair and on_disk["ours"] == json.loads(json.dumps(res["ours"]))
-    spec = ex.PAIRS[pair]
+    spec = pairs.PAIRS[pair]
     assert on_disk["paper"]["dann"] == spec.paper["dann"]
     for row in ("ours", "ours_svm"):
         for key in ("source_only", "sa", "dann", "train_on_target"):
@@ -137,7 +141,7 @@ def test_quick_reproduce_mnist_mnistm_default_data(mnist_quick):
     assert set(r["meta_parameters"]["signals"]) == set(r["runs"])
     assert "source_val_acc" in r["meta_parameters"]["signals"]["dann_seed0"]
     # the printed table holds the paper's row and ours
-    table = ex.format_table(res)
+    table = format_table(res)
     assert "0.7666" in table and "ours" in table and "QUICK MODE" in table
 
 
@@ -150,7 +154,7 @@ def test_selection_uses_only_unsupervised_signals(mnist_quick, tmp_path, monkeyp
     assert [c["overrides"] for c in sel["candidates"]] == GRID
     assert all(set(c) == {"overrides", "source_val_acc", "domain_error"}
                for c in sel["candidates"])
-    assert sel["chosen"] == GRID[ex.select_meta_parameters(sel["candidates"])]
+    assert sel["chosen"] == GRID[select_meta_parameters(sel["candidates"])]
     assert res["runs"]["dann_seed0"]["config"]["lambda_max"] == sel["chosen"]["lambda_max"]
     for i in range(len(GRID)):
         assert (out / "checkpoints" / f"select_{i}.npz").is_file()
@@ -186,7 +190,7 @@ def test_parallel_jobs_give_the_same_row(mnist_quick, tmp_path, monkeypatch, cac
         assert res2["runs"][name]["history"]["label_loss"] == run["history"]["label_loss"]
     assert res2["meta_parameters"]["selection"] == res["meta_parameters"]["selection"]
     assert res2["ours_svm"] == res["ours_svm"]
-    with pytest.raises(ex.UsageError, match="jobs"):
+    with pytest.raises(ConfigError, match="jobs"):
         ex.reproduce("mnist-mnistm", out_dir=tmp_path / "x", quick=True, jobs=0)
 
 
@@ -198,17 +202,17 @@ def test_resume_continues_a_cut_row_and_reuses_finished_runs(mnist_quick, tmp_pa
     _, res = mnist_quick
     monkeypatch.setenv("DANN_CACHE", str(cache_root))
     out = tmp_path / "cut"
-    real_train = ex.train
+    real_train = runs.train
 
     def ctrl_c_half_way(model, source, target, config, **kw):
-        real_train(model, source, target, config, stop_after=config.steps // 2, **kw)
+        real_train(model, source, target, config, **{**kw, "stop_after": config.steps // 2})
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ex, "train", ctrl_c_half_way)
+    monkeypatch.setattr(runs, "train", ctrl_c_half_way)
     with pytest.raises(KeyboardInterrupt):
         ex.reproduce("mnist-mnistm", out_dir=out, quick=True, progress=False, select=GRID,
                      tsne=False)
-    monkeypatch.setattr(ex, "train", real_train)
+    monkeypatch.setattr(runs, "train", real_train)
     assert [p.name for p in (out / "checkpoints").glob("*.npz")] == ["select_0.npz"]
 
     res2 = ex.reproduce("mnist-mnistm", out_dir=out, quick=True, progress=False, select=GRID,
@@ -226,7 +230,7 @@ def test_resume_continues_a_cut_row_and_reuses_finished_runs(mnist_quick, tmp_pa
     assert res2["meta_parameters"]["selection"] == res["meta_parameters"]["selection"]
     assert "(trained by an earlier call, loaded)" in (out / "results.md").read_text()
 
-    with pytest.raises(ex.UsageError, match="holds a different run: .*steps"):
+    with pytest.raises(ConfigError, match="holds a different run: .*steps"):
         ex.reproduce("mnist-mnistm", out_dir=out, quick=True, progress=False, select=GRID,
                      tsne=False, resume=True, steps=ex.QUICK_STEPS + 1)
 
@@ -245,7 +249,7 @@ def test_ctrl_c_with_jobs_starts_no_queued_run(tmp_path, monkeypatch, cache_root
         time.sleep(0.5)                       # both workers are busy when the "Ctrl-C" lands
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ex, "train", interrupted_train)
+    monkeypatch.setattr(runs, "train", interrupted_train)
     with pytest.raises(KeyboardInterrupt):
         ex.reproduce("mnist-mnistm", out_dir=tmp_path / "run", quick=True, progress=False,
                      tsne=False, jobs=2)
@@ -261,8 +265,8 @@ def test_another_target_domain_runs_the_same_row(tmp_path):
     assert res["data"]["target"] == "mnistm_binary" and not res["data"]["embedded_default"]
     assert "--target mnistm_binary" in res["command"]
     assert "mnistm_binary" in res["title"] and res["paper"]["dann"] == 0.7666
-    xt, _ = res_target = ex.load_domain_split("mnistm_binary", "test", data_dir=data)
-    grey, _ = ex.load_domain_split("mnistm", "test", data_dir=data)
+    xt, _ = res_target = load_domain("mnistm_binary", "test", data_dir=data, download=False)
+    grey, _ = load_domain("mnistm", "test", data_dir=data, download=False)
     assert xt.shape == grey.shape and not np.array_equal(xt, grey)
     assert res["data"]["sizes"]["target_test"] == min(len(res_target[1]), ex.QUICK_SIZES["target_test"])
     assert_other_domains_refused(data, tmp_path, "target", wrong="gtsrb", like="mnistm",
@@ -284,8 +288,8 @@ def test_another_source_domain_runs_the_same_row(tmp_path):
     assert res["meta_parameters"]["how_chosen"].endswith(
         f"this run trained {ex.QUICK_STEPS + 1} steps per network (--steps), not the pair's "
         f"{ex.QUICK_STEPS}")
-    xs, ys = ex.load_domain_split("mnist_binary", "train", data_dir=data)
-    grey, grey_y = ex.load_domain_split("mnist", "train", data_dir=data)
+    xs, ys = load_domain("mnist_binary", "train", data_dir=data, download=False)
+    grey, grey_y = load_domain("mnist", "train", data_dir=data, download=False)
     assert set(np.unique(xs)) <= {0, 255} and np.array_equal(xs > 0, grey > 0)
     np.testing.assert_array_equal(ys, grey_y)
     assert_other_domains_refused(data, tmp_path, "source", wrong="gtsrb", like="mnist",
@@ -293,13 +297,13 @@ def test_another_source_domain_runs_the_same_row(tmp_path):
 
 
 def assert_other_domains_refused(data, tmp_path, role, wrong, like, good):
-    """--source/--target: an incompatible or unknown domain, or a good one without
-    --data-dir, is a UsageError that says why."""
+    """source=/target=: an incompatible or unknown domain, or a good one without
+    data_dir=, is a ConfigError that says why."""
     for bad, needle in ((wrong, f"needs a {role} like {like} "), ("nope", f"unknown {role}")):
-        with pytest.raises(ex.UsageError, match=needle):
+        with pytest.raises(ConfigError, match=needle):
             ex.reproduce("mnist-mnistm", data_dir=data, out_dir=tmp_path / "x", quick=True,
                          **{role: bad})
-    with pytest.raises(ex.UsageError, match=f"--{role} needs --data-dir"):
+    with pytest.raises(ConfigError, match=f"{role}= needs data_dir="):
         ex.reproduce("mnist-mnistm", out_dir=tmp_path / "x", quick=True, **{role: good})
 
 
@@ -356,13 +360,13 @@ def test_missing_data_is_a_clear_one_line_error(tmp_path, pair, needle):
 
 
 def test_bad_arguments():
-    with pytest.raises(ex.UsageError, match="unknown pair 'mnist-foo'; choose from mnist-mnistm"):
+    with pytest.raises(ConfigError, match="unknown pair 'mnist-foo'; choose from mnist-mnistm"):
         ex.reproduce("mnist-foo", out_dir="unused")
-    with pytest.raises(ex.UsageError, match="seeds"):
+    with pytest.raises(ConfigError, match="seeds"):
         ex.reproduce("mnist-mnistm", out_dir="unused", seeds=(0, 0))
-    with pytest.raises(ex.UsageError, match="steps"):
+    with pytest.raises(ConfigError, match="steps"):
         ex.reproduce("mnist-mnistm", out_dir="unused", steps=0)
-    with pytest.raises(ex.UsageError, match="device"):
+    with pytest.raises(ConfigError, match="device"):
         ex.reproduce("mnist-mnistm", out_dir="unused", device="tpu")
 
 
@@ -370,30 +374,30 @@ def test_bad_arguments():
 def test_fit_images_resize_pad_and_channels():
     rng = np.random.default_rng(0)
     gray = rng.integers(0, 256, size=(5, 28, 28, 1), dtype=np.uint8)
-    up = ex.fit_images(gray, (3, 32, 32), "resize")
+    up = pair_data.fit_images(gray, (3, 32, 32), "resize")
     assert up.shape == (5, 32, 32, 3) and up.dtype == np.uint8
     assert np.array_equal(up[..., 0], up[..., 2])                 # channels repeated
-    padded = ex.fit_images(gray, (3, 32, 32), "pad")
+    padded = pair_data.fit_images(gray, (3, 32, 32), "pad")
     assert np.array_equal(padded[:, 2:30, 2:30, 1], gray[..., 0])  # centred, zero border
     assert not padded[:, :2].any() and not padded[:, 30:].any()
     same = rng.integers(0, 256, size=(2, 28, 28, 3), dtype=np.uint8)
-    assert ex.fit_images(same, (3, 28, 28)) is same
-    lum = ex.fit_images(same, (1, 28, 28))
+    assert pair_data.fit_images(same, (3, 28, 28)) is same
+    lum = pair_data.fit_images(same, (1, 28, 28))
     assert lum.shape == (2, 28, 28, 1)
     with pytest.raises(ValueError, match="image_fit"):
-        ex.fit_images(gray, (3, 32, 32), "stretch")
+        pair_data.fit_images(gray, (3, 32, 32), "stretch")
 
 
 def test_holdout_split_is_stratified_disjoint_and_capped():
     y = np.repeat(np.arange(10), 50)
-    tr, va = ex.holdout_split(y, 0.1, seed=3)
+    tr, va = pair_data.holdout_split(y, 0.1, seed=3)
     assert len(np.intersect1d(tr, va)) == 0 and len(tr) + len(va) == len(y)
     assert np.all(np.bincount(y[va], minlength=10) == 5)
-    tr2, va2 = ex.holdout_split(y, 0.1, seed=3)
+    tr2, va2 = pair_data.holdout_split(y, 0.1, seed=3)
     assert np.array_equal(va, va2)
-    _, capped = ex.holdout_split(y, 0.5, seed=0, max_holdout=20)
+    _, capped = pair_data.holdout_split(y, 0.5, seed=0, max_holdout=20)
     assert len(capped) == 20
-    tr3, va3 = ex.holdout_split(100, 0.1, seed=0)
+    tr3, va3 = pair_data.holdout_split(100, 0.1, seed=0)
     assert len(va3) == 10 and len(tr3) == 90
 
 
@@ -402,18 +406,19 @@ def test_select_meta_parameters_rule():
              {"source_val_acc": 0.965, "domain_error": 0.30},
              {"source_val_acc": 0.80, "domain_error": 0.49},   # too inaccurate on the source
              {"source_val_acc": 0.97, "domain_error": 0.95}]   # inverted: separable, conf. 0.05
-    assert ex.select_meta_parameters(cands) == 1
-    assert ex.select_meta_parameters(cands, tolerance=0.2) == 2
+    assert select_meta_parameters(cands) == 1
+    assert select_meta_parameters(cands, tolerance=0.2) == 2
     with pytest.raises(ValueError):
-        ex.select_meta_parameters([])
+        select_meta_parameters([])
 
 
 def test_default_model_and_splits():
-    assert ex.default_model_for("mnist", "mnistm") == "mnist"
-    assert ex.default_model_for("svhn", "mnist") == "svhn"
-    assert ex.default_model_for("synsigns", "gtsrb") == "gtsrb"
-    assert ex.train_splits_for("gtsrb") == ("adapt", "eval")
-    spec = ex.PAIRS["synsigns-gtsrb"]
+    assert pairs.default_model_for("mnist", "mnistm") == "mnist"
+    assert pairs.default_model_for("svhn", "mnist") == "svhn"
+    assert pairs.default_model_for("synsigns", "gtsrb") == "gtsrb"
+    assert (DOMAINS["gtsrb"].train_split, DOMAINS["gtsrb"].test_split) == ("adapt", "eval")
+    spec = pairs.PAIRS["synsigns-gtsrb"]
     assert (spec.target_train_split, spec.target_test_split) == ("adapt", "eval")
-    assert ex.PAIRS["svhn-mnist"].anneal_lr is False
-    assert all(s.model in ("mnist", "svhn", "gtsrb") for s in ex.PAIRS.values())
+    assert pairs.custom_spec("mnist", "gtsrb").target_test_split == "eval"
+    assert pairs.PAIRS["svhn-mnist"].anneal_lr is False
+    assert all(s.model in ("mnist", "svhn", "gtsrb") for s in pairs.PAIRS.values())

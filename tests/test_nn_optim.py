@@ -133,22 +133,19 @@ def test_sgd_momentum_matches_the_written_out_rule():
     assert p.data.dtype == np.float32
 
 
-def test_sgd_learning_rate_as_a_function_of_progress():
-    seen = []
+def test_sgd_uses_the_learning_rate_set_before_each_step():
+    """A schedule sets ``opt.lr`` between steps (as the DANN trainer does); each step uses
+    the value it finds, as a Python float (a NumPy float64 must not promote float32)."""
     p = _quadratic_param([1.0])
-
-    def lr(progress):
-        seen.append(progress)
-        return 0.01 / (1 + 10 * progress) ** 0.75
-
-    opt = optim.SGD([p], lr=lr, momentum=0.0, total_steps=4)
-    for _ in range(4):
+    opt = optim.SGD([p], lr=0.5, momentum=0.0)
+    w = np.float32(1.0)
+    for lr in (0.5, np.float64(0.25), 0.125):
+        opt.lr = lr
         p.grad = np.ones(1, np.float32)
         opt.step()
-    assert seen == [0.0, 0.25, 0.5, 0.75]
-    assert opt.progress == 1.0
-    with pytest.raises(ValueError, match="total_steps"):
-        optim.SGD([p], lr=lr)
+        w = w - np.float32(lr)
+    np.testing.assert_array_equal(p.data, [w])
+    assert p.data.dtype == np.float32 and opt.steps_done == 3
 
 
 def test_adam_matches_reference_formula():

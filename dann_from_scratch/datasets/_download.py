@@ -1,21 +1,21 @@
 """Download one file from a list of mirrors into the cache, checking its hash first.
 
-Shared by the MNIST and SVHN loaders. The file is streamed to a temporary name next to
-its destination, hashed on the way, and only renamed to its final name when the hash
-matches, so the cache never holds a corrupt or partial download.
+Shared by the MNIST and SVHN loaders. The file is streamed through
+:func:`~dann_from_scratch.datasets._io.atomic_write` (a temporary name next to its
+destination, renamed when complete) and hashed on the way; a hash that does not match aborts
+the write, so the cache never holds a corrupt or partial download.
 """
 from __future__ import annotations
 
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Sequence
 
-from ._io import DatasetError
+from ._io import DatasetError, atomic_write
 
 __all__ = ["DownloadError", "download_verified"]
 
@@ -31,6 +31,14 @@ class DownloadError(DatasetError):
         self.checksum_failed = checksum_failed
 
 
+class _HashMismatch(Exception):
+    """Raised inside the write: the downloaded bytes have another digest (``got``)."""
+
+    def __init__(self, got: str):
+        super().__init__(got)
+        self.got = got
+
+
 _NAMES = {"sha256": "SHA-256", "md5": "MD5"}
 
 
@@ -41,27 +49,23 @@ def _hasher(algorithm: str):
     return hashlib.new(algorithm)
 
 
-def _fetch_to(url: str, dest: Path, algorithm: str, timeout: float) -> tuple[str, str]:
-    """Stream ``url`` into a temporary file beside ``dest``; return (temp path, hex digest)."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix="." + dest.name + ".", suffix=".part")
-    h = _hasher(algorithm)
-    try:
-        # The file object first, so the descriptor is closed even when urlopen fails.
+def _fetch(url: str, dest: Path, expected: str, algorithm: str, timeout: float) -> Path:
+    """Stream ``url`` into ``dest``; :class:`_HashMismatch` (and no file) unless its digest
+    under ``algorithm`` is ``expected``."""
+    def write(out):
+        h = _hasher(algorithm)
         # urlopen is looked up at call time so that tests can replace it.
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             while True:
                 block = response.read(1 << 20)
                 if not block:
                     break
                 h.update(block)
                 out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return tmp, h.hexdigest()
+        if h.hexdigest().lower() != expected.lower():
+            raise _HashMismatch(h.hexdigest())
+
+    return atomic_write(dest, write)
 
 
 def download_verified(
@@ -79,26 +83,20 @@ def download_verified(
     ``checksum_failed`` flag tells a bad file apart from an unreachable network.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     problems = []
     checksum_failed = False
     for url in urls:
         try:
-            tmp, digest = _fetch_to(url, dest, algorithm, timeout)
-        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-            # URLError covers DNS/refused/HTTP errors, OSError covers timeouts and resets.
-            problems.append(f"{url}: {exc}")
-            continue
-        if digest.lower() != expected.lower():
-            os.remove(tmp)
+            return _fetch(url, dest, expected, algorithm, timeout)
+        except _HashMismatch as exc:
             checksum_failed = True
             problems.append(
                 f"{url}: {_NAMES.get(algorithm, algorithm)} mismatch for {dest.name} "
-                f"(expected {expected}, got {digest})"
+                f"(expected {expected}, got {exc.got})"
             )
-            continue
-        os.replace(tmp, dest)
-        return dest
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+            # URLError covers DNS/refused/HTTP errors, OSError covers timeouts and resets.
+            problems.append(f"{url}: {exc}")
     raise DownloadError(
         f"{dest}: download failed from every mirror: " + "; ".join(problems),
         checksum_failed=checksum_failed,

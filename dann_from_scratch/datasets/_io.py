@@ -1,5 +1,6 @@
 """Small file helpers shared by every loader and generator: a cache directory, atomic
-writes, SHA-256 checks and an ``.npz`` cache for generated data sets.
+writes (minigrad's ``atomic_write``, re-exported), SHA-256 checks and an ``.npz`` cache for
+generated data sets.
 
 Nothing here knows about a particular data set. The one rule it enforces: a file either
 appears complete under its final name or not at all (write to a temporary name in the same
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from minigrad.serialization import atomic_write   # the project's one atomic writer
 
 __all__ = [
     "DatasetError",
@@ -47,36 +49,6 @@ def cache_dir(subdir: str | None = None) -> Path:
         root = os.path.join(xdg, "dann_from_scratch")
     path = Path(root) / subdir if subdir else Path(root)
     path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _default_file_mode() -> int:
-    """0666 less the umask: what ``open()`` would give; ``mkstemp`` alone gives 0600."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_write(path: str | os.PathLike, write: Callable) -> Path:
-    """Call ``write(f)`` on a temporary file beside ``path``, then rename it to ``path``.
-
-    On any failure (including Ctrl-C) the temporary file is removed and ``path`` is left as
-    it was.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 

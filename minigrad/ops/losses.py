@@ -6,6 +6,7 @@ for logits in the thousands, and both return the mean over the batch.
 from __future__ import annotations
 
 from ..function import Function
+from ..tensor import Tensor
 
 
 def _log_softmax(xp, x, axis):
@@ -25,6 +26,11 @@ class Softmax(Function):
         return y * (grad - (grad * y).sum(axis=self.axis, keepdims=True))
 
 
+def softmax(x, axis: int = -1) -> Tensor:
+    """Softmax along ``axis``."""
+    return Softmax.apply(x, axis=axis)
+
+
 class LogSoftmax(Function):
     def forward(self, x, axis=-1):
         self.axis = axis
@@ -35,6 +41,11 @@ class LogSoftmax(Function):
     def backward(self, grad):
         (y,) = self.saved
         return grad - self.xp.exp(y) * grad.sum(axis=self.axis, keepdims=True)
+
+
+def log_softmax(x, axis: int = -1) -> Tensor:
+    """Log of the softmax along ``axis``, computed stably."""
+    return LogSoftmax.apply(x, axis=axis)
 
 
 class CrossEntropy(Function):
@@ -67,6 +78,13 @@ class CrossEntropy(Function):
         return g * (grad / logp.dtype.type(n))
 
 
+def cross_entropy(logits, labels) -> Tensor:
+    """Mean cross-entropy of logits (N, C) against integer labels (N,) in [0, C)."""
+    if isinstance(labels, Tensor):
+        labels = labels.data
+    return CrossEntropy.apply(logits, labels=labels)
+
+
 class BCEWithLogits(Function):
     """Mean binary cross-entropy of logits ``z`` against targets ``t`` in [0, 1]:
     ``max(z, 0) - z t + log(1 + exp(-|z|))``, finite for any ``z``."""
@@ -87,3 +105,10 @@ class BCEWithLogits(Function):
         e = xp.exp(-xp.abs(z))
         sig = xp.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
         return (sig - t) * (grad / z.dtype.type(z.size))
+
+
+def binary_cross_entropy_with_logits(logits, targets) -> Tensor:
+    """Mean logistic loss of logits against 0/1 (or soft) targets of the same shape."""
+    if isinstance(targets, Tensor):
+        targets = targets.data
+    return BCEWithLogits.apply(logits, targets=targets)

@@ -1,51 +1,34 @@
-"""2-D max and average pooling over NCHW input.
+"""2-D max and average pooling over NCHW input: the fast separable ``MaxPool2d`` and
+``AvgPool2d``, and beside them the slow, obviously correct ``max_pool2d_simple`` and
+``avg_pool2d_simple``.
 
-Both poolings are *separable*: a 2-D window's maximum (or sum) is the maximum (sum) over
-the window's columns of the maximum (sum) over its rows. So a ``KH x KW`` pooling is done
-as a 1-D pooling along H followed by a 1-D pooling along W, and a 1-D pooling of kernel
-``k`` and stride ``s`` is ``k - 1`` elementwise ops between ``k`` strided slices::
-
-    out = max(x[0 : 0 + s*(L-1) + 1 : s], x[1 : 1 + s*(L-1) + 1 : s], ...)
-
-This works for any kernel, stride and padding (overlapping 3x3/2 windows included), costs
-``KH + KW - 2`` ops instead of ``KH*KW - 1``, and each op is a whole-array NumPy call. The
-pass along H comes first: in the channels-last memory that :func:`~minigrad.ops.conv2d`
-produces (an NCHW view of NHWC memory), rows are long contiguous runs, so the first pass
-is cheap and halves the data the second pass sees. Every intermediate and gradient is
-allocated like the input (``empty_like``), so channels-last memory stays channels-last
-and the result is ready for the next convolution without a copy.
-
-On the CPU both passes run over a group of a few images at a time
-(:func:`~minigrad.ops.conv.batch_groups`), so the intermediate between them is still in
-cache when the second pass reads it; on a GPU the whole batch is one group.
-
-Max pooling records, per pass, which of the ``k`` slices won (the first one on ties, so
-exactly one input element receives each output's gradient); the backward routes the
-gradient through the two passes in reverse, by multiplying with the winner masks.
-Padding is added once, up front (-inf for max, zeros for average, which count in the
-mean as in PyTorch's default ``count_include_pad=True``).
-
-Output sizes use the floor rule: ``OH = floor((H + 2*ph - KH) / sh) + 1``, so trailing
-rows/columns that fit no whole window are ignored (and get zero gradient).
+A ``KH x KW`` pooling is done as a 1-D pooling along H followed by one along W, each a few
+whole-array operations between strided slices, a few images at a time on the CPU. Why, and
+how the gradient is routed back: docs/performance.md, section "Pooling". Output sizes use
+the floor rule (:func:`~minigrad.ops.geometry.conv_output_size`): trailing rows and columns
+that fit no whole window are ignored (and get zero gradient).
 """
 from __future__ import annotations
 
 from ..function import Function
-from .conv import _pair, batch_groups, conv_output_size
+from ..tensor import Tensor
+from . import reductions
+from .conv import batch_groups, windows_simple
+from .geometry import ConvGeometry, check_window_fits, pair
 
-__all__ = ["MaxPool2d", "AvgPool2d", "max_pool2d", "avg_pool2d"]
+__all__ = ["MaxPool2d", "AvgPool2d", "max_pool2d", "avg_pool2d", "max_pool2d_simple",
+           "avg_pool2d_simple"]
 
 GROUP_BYTES = 1 << 20  # input bytes per group of images on the CPU (see conv.batch_groups)
 
 
-def _pool_geometry(op, x, kernel_size, stride, padding):
-    """Validate the arguments against the NCHW input ``x``; return
-    ``((kh, kw), (sh, sw), (ph, pw), (oh, ow))``."""
+def _pool_geometry(op, x, kernel_size, stride, padding) -> ConvGeometry:
+    """Validate the arguments against the NCHW input ``x``; return the window geometry."""
     if x.ndim != 4:
         raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
-    kh, kw = _pair(kernel_size, "kernel_size", op)
-    sh, sw = _pair(kernel_size if stride is None else stride, "stride", op)
-    ph, pw = _pair(padding, "padding", op)
+    kh, kw = pair(kernel_size, "kernel_size", op)
+    sh, sw = pair(kernel_size if stride is None else stride, "stride", op)
+    ph, pw = pair(padding, "padding", op)
     if kh < 1 or kw < 1:
         raise ValueError(f"{op}: kernel_size must be positive, got {kernel_size!r} (input shape {x.shape})")
     if sh < 1 or sw < 1:
@@ -53,13 +36,8 @@ def _pool_geometry(op, x, kernel_size, stride, padding):
     if ph < 0 or pw < 0 or 2 * ph > kh or 2 * pw > kw:
         raise ValueError(f"{op}: padding must be between 0 and half the kernel size, got padding "
                          f"{padding!r} for kernel {kh}x{kw} (input shape {x.shape})")
-    h, w = x.shape[2], x.shape[3]
-    if kh > h + 2 * ph or kw > w + 2 * pw:
-        raise ValueError(f"{op}: kernel {kh}x{kw} is larger than the padded input "
-                         f"{h + 2 * ph}x{w + 2 * pw} (input shape {x.shape}, padding {padding!r})")
-    oh = conv_output_size(h, kh, sh, ph)
-    ow = conv_output_size(w, kw, sw, pw)
-    return (kh, kw), (sh, sw), (ph, pw), (oh, ow)
+    check_window_fits(op, x.shape, kh, kw, ph, pw, padding)
+    return ConvGeometry.of(x.shape, kh, kw, sh, sw, ph, pw)
 
 
 def _window(axis: int, offset: int, stride: int, length: int) -> tuple:
@@ -83,8 +61,8 @@ class _Pool2d(Function):
 
     def forward(self, x, kernel_size, stride=None, padding=0):
         xp = self.xp
-        (kh, kw), (sh, sw), (ph, pw), (oh, ow) = _pool_geometry(self.op, x, kernel_size, stride,
-                                                                 padding)
+        g = _pool_geometry(self.op, x, kernel_size, stride, padding)
+        (ph, pw), (oh, ow) = (g.ph, g.pw), (g.oh, g.ow)
         n, c, h, w = x.shape
         if ph or pw:  # pad once, both axes; the passes then need no padding logic
             xpad = xp.full_like(x, x.dtype.type(self.pad_value), shape=(n, c, h + 2 * ph, w + 2 * pw))
@@ -93,7 +71,7 @@ class _Pool2d(Function):
             xpad = x
         rows = xp.empty_like(xpad, shape=(n, c, oh, xpad.shape[3]))  # after the pass along H
         out = xp.empty_like(xpad, shape=(n, c, oh, ow))              # after the pass along W
-        self.passes = ((2, kh, sh, oh), (3, kw, sw, ow))
+        self.passes = ((2, g.kh, g.sh, oh), (3, g.kw, g.sw, ow))
         self.shapes = (x.shape, (ph, pw), xpad, rows)
         self.start(rows, out)
         for group in batch_groups(xp, n, xpad[:1].nbytes, GROUP_BYTES):
@@ -191,6 +169,13 @@ class MaxPool2d(_Pool2d):
         return self.xp.multiply(g, mask, out=out)
 
 
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Max pooling over ``kernel_size`` windows of NCHW ``x``; ``stride`` defaults to
+    ``kernel_size``; ``padding`` (at most half the kernel) pads with -inf. Ints or
+    (height, width) pairs. The gradient goes to one maximal element per window."""
+    return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
 class AvgPool2d(_Pool2d):
     """Mean over each ``KH x KW`` window (padding counts as zeros in the mean)."""
 
@@ -222,14 +207,27 @@ class AvgPool2d(_Pool2d):
         out[...] = g
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0):
-    """Max pooling over ``kernel_size`` windows of NCHW ``x``; ``stride`` defaults to
-    ``kernel_size``; ``padding`` (at most half the kernel) pads with -inf. Ints or
-    (height, width) pairs. The gradient goes to one maximal element per window."""
-    return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
-
-
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
     """Average pooling over ``kernel_size`` windows of NCHW ``x``; ``stride`` defaults to
     ``kernel_size``; zero ``padding`` counts in the mean. Ints or (height, width) pairs."""
     return AvgPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+# -- the slow, obviously correct references ---------------------------------------------------
+def max_pool2d_simple(x, kernel_size, stride=None, padding=0) -> Tensor:
+    """The same pooling as :func:`max_pool2d`, written as its definition: gather every
+    window (:func:`~minigrad.ops.conv.windows_simple`, padding -inf) and take its maximum.
+
+    Built from other minigrad ops, so it is differentiable and independent of the fast
+    kernel (the tests' oracle, chapter 2's lesson). Tied maxima share the gradient here
+    (:func:`~minigrad.ops.max`), where :func:`max_pool2d` gives it to one of them.
+    """
+    g = _pool_geometry("max_pool2d_simple", x, kernel_size, stride, padding)
+    return reductions.max(windows_simple(x, g, pad_value=-float("inf")), axis=4)
+
+
+def avg_pool2d_simple(x, kernel_size, stride=None, padding=0) -> Tensor:
+    """The same pooling as :func:`avg_pool2d`, written as its definition: gather every
+    window (zero padding, which counts in the mean) and take its mean. Slow; differentiable."""
+    g = _pool_geometry("avg_pool2d_simple", x, kernel_size, stride, padding)
+    return reductions.mean(windows_simple(x, g), axis=4)

@@ -1,9 +1,14 @@
-"""Reductions over axes: sum, mean, max (with ``keepdims``)."""
+"""Reductions over axes: sum, mean, max (with ``keepdims``).
+
+The functions ``sum`` and ``max`` take the builtins' names, as NumPy's do; nothing in this
+module uses the builtins.
+"""
 from __future__ import annotations
 
 import operator
 
 from ..function import Function
+from ..tensor import Tensor
 
 
 def _normalize_axes(op, axis, ndim):
@@ -42,6 +47,11 @@ class Sum(Function):
         return self.xp.broadcast_to(_expand(grad, self.axes, self.keepdims), shape).copy()
 
 
+def sum(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Sum over ``axis`` (an int, a tuple, or None for all)."""
+    return Sum.apply(x, axis=axis, keepdims=keepdims)
+
+
 class Mean(Function):
     def forward(self, x, axis=None, keepdims=False):
         self.axes = _normalize_axes("mean", axis, x.ndim)
@@ -56,6 +66,11 @@ class Mean(Function):
         shape, count = self.saved
         g = _expand(grad, self.axes, self.keepdims) / grad.dtype.type(count)
         return self.xp.broadcast_to(g, shape).copy()
+
+
+def mean(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Mean over ``axis`` (an int, a tuple, or None for all)."""
+    return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
 class Max(Function):
@@ -74,3 +89,8 @@ class Max(Function):
     def backward(self, grad):
         (mask,) = self.saved
         return _expand(grad, self.axes, self.keepdims) * mask
+
+
+def max(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Maximum over ``axis``; tied maxima share the gradient equally."""
+    return Max.apply(x, axis=axis, keepdims=keepdims)

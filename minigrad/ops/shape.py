@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..function import Function
+from ..tensor import Tensor
 
 
 class Reshape(Function):
@@ -18,6 +19,23 @@ class Reshape(Function):
     def backward(self, grad):
         (shape,) = self.saved
         return grad.reshape(shape)
+
+
+def reshape(x, *shape) -> Tensor:
+    """View ``x`` with a new shape (one dimension may be -1)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return Reshape.apply(x, shape=shape)
+
+
+def flatten(x, start_dim: int = 1) -> Tensor:
+    """Merge all axes from ``start_dim`` on into one (by default: keep the batch axis)."""
+    ndim = len(x.shape) or 1  # a 0-d tensor flattens to shape (1,), as in NumPy
+    if not -ndim <= start_dim < ndim:
+        raise ValueError(f"flatten: start_dim {start_dim} is out of range for a tensor of "
+                         f"shape {tuple(x.shape)}")
+    shape = x.shape[:start_dim] + (-1,)
+    return reshape(x, shape)
 
 
 class Transpose(Function):
@@ -38,6 +56,13 @@ class Transpose(Function):
         return grad.transpose(inverse)
 
 
+def transpose(x, *axes) -> Tensor:
+    """Permute axes (reverse them when none are given)."""
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    return Transpose.apply(x, axes=axes or None)
+
+
 class GetItem(Function):
     """``x[index]`` for any NumPy index. Backward scatters with ``add.at`` semantics so
     repeated integer indices accumulate (on CuPy, ``scatter_add`` does the same)."""
@@ -51,6 +76,13 @@ class GetItem(Function):
         out = self.xp.zeros(shape, dtype=grad.dtype)
         backend.add_at(out, index, grad)
         return out
+
+
+def getitem(x, index) -> Tensor:
+    """``x[index]`` for basic and integer-array indices."""
+    if isinstance(index, Tensor):
+        index = index.data
+    return GetItem.apply(x, index=index)
 
 
 class Concatenate(Function):
@@ -76,3 +108,10 @@ class Concatenate(Function):
             total += n
             bounds.append(total)
         return tuple(self.xp.split(grad, bounds, axis=self.axis))
+
+
+def concatenate(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    if len(tensors) == 0:
+        raise ValueError("concatenate: needs at least one tensor")
+    return Concatenate.apply(*tensors, axis=axis)

@@ -52,7 +52,9 @@ def kernel_signature() -> dict:
     simd = [k for k in umath.__cpu_dispatch__ if umath.__cpu_features__.get(k)]
     return {"numpy": np.__version__, "simd": simd, "blas": first.get("internal_api"),
             "blas_version": first.get("version"), "blas_kernel": first.get("architecture"),
-            "blas_threads": first.get("num_threads")}
+            "blas_threads": first.get("num_threads"),
+            # set on some processors to work around old OpenBLAS builds; it may change blocking
+            "openblas_l2_size": os.environ.get("OPENBLAS_L2_SIZE")}
 
 
 def _strip(obj):

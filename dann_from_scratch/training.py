@@ -1,0 +1,297 @@
+"""The training loop shared by every method and both updaters, with checkpoints and resume.
+
+``train(model, source, target, config)`` runs SGD on a :class:`~dann_from_scratch.models.DANNModel`:
+every step draws a batch (:mod:`~dann_from_scratch.batches`), computes lambda_p and mu_p from
+the progress p = step / steps (:class:`~dann_from_scratch.config.TrainConfig`), and lets an
+updater change the parameters (:mod:`~dann_from_scratch.updaters`). :func:`training_loop` is
+that loop, on one screen; :class:`_Run` holds what it works on and does the bookkeeping
+around a step: the history, evaluation on the validation sets, checkpoints, resuming.
+
+**History.** ``train`` returns a dict of lists (JSON-serialisable): per logged step ``step``,
+``label_loss``, ``domain_loss``, ``domain_acc``, ``lambda``, ``lr``; per evaluation
+``eval_step``, ``source_val_acc``, ``target_acc``, ``domain_error`` (see
+:func:`~dann_from_scratch.evaluation.evaluate`; ``target_acc`` is measured on the target
+*validation* set).
+
+**Checkpoints** (:mod:`~dann_from_scratch.checkpoint`) hold everything the next step depends
+on, so a resumed run is bit for bit the uninterrupted one. A first Ctrl-C while a checkpoint
+path is set finishes the step in progress, saves, then raises KeyboardInterrupt.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+import warnings
+
+from . import checkpoint as ckpt_io
+from . import checks
+from .batches import BatchSampler, TrainingData
+from .config import TrainConfig, config_differences
+from .evaluation import evaluate
+from .inputs import compute_input_mean
+from .updaters import GRLUpdater
+
+__all__ = ["train", "training_loop"]
+
+_LOGGED = ("step", "label_loss", "domain_loss", "domain_acc", "lambda", "lr")
+_EVALUATED = ("source_val_acc", "target_acc", "domain_error")
+
+
+def train(model, source, target, config: TrainConfig | None = None, target_labelled=None,
+          val=None, callback=None, resume_from=None, checkpoint_path=None,
+          checkpoint_every: int | None = None, stop_after: int | None = None,
+          bar_position: int | None = None) -> dict:
+    """Train ``model`` (a :class:`~dann_from_scratch.models.DANNModel`) with ``config.method``.
+
+    source           (X_s, y_s): labelled source examples
+    target           X_t, or (X_t, y_t) (labels are used only by "target_only")
+    config           a :class:`TrainConfig` (default: the paper's DANN settings); when resuming,
+                     None means "the checkpoint's config"
+    target_labelled  (X, y): the few labelled target examples of "semi_supervised"
+    val              (source_val, target_val), each (X, y) or None (the target set may be
+                     unlabelled: X): held-out source and target validation sets, evaluated
+                     every ``config.eval_every`` steps and at the end (see :func:`evaluate`)
+    callback         ``callback(step, logs)`` after every step (``step`` = steps done so far)
+    resume_from      a checkpoint path: continue that run exactly where it stopped
+    checkpoint_path  where to save checkpoints: every ``checkpoint_every`` steps, at the end,
+                     when ``stop_after`` is reached, and on KeyboardInterrupt (then re-raised)
+    stop_after       stop once this many steps are done (the schedules still span
+                     ``config.steps``): with a checkpoint, a run can be cut into pieces
+    bar_position     the terminal line of the progress bar (None: tqdm's choice); runners
+                     that train several networks at once give each its own line
+
+    Returns the history (dict of lists). The trained weights are in ``model``.
+    """
+    return training_loop(model, source, target, config, GRLUpdater,
+                         target_labelled=target_labelled, val=val, callback=callback,
+                         resume_from=resume_from, checkpoint_path=checkpoint_path,
+                         checkpoint_every=checkpoint_every, stop_after=stop_after,
+                         bar_position=bar_position)
+
+
+def training_loop(model, source, target, config, updater_cls, target_labelled=None, val=None,
+                  callback=None, resume_from=None, checkpoint_path=None, checkpoint_every=None,
+                  stop_after=None, bar_position=None) -> dict:
+    """The loop behind :func:`train` and :func:`dann_from_scratch.saddle.train_saddle` (same
+    arguments); ``updater_cls(model, config)`` makes the object whose ``step(batch, lambda_,
+    lr)`` changes the parameters."""
+    saved = ckpt_io.load_checkpoint(resume_from) if resume_from is not None else None
+    config = _config_to_use(config, saved)
+    end = _check_arguments(model, config, checkpoint_every, stop_after)
+    run = _Run(model, source, target, target_labelled, val, config, updater_cls,
+               checkpoint_path, checkpoint_every)
+    start = run.resume(saved, resume_from) if saved is not None else run.start()
+    bar = _progress_bar(config, start, end, bar_position)
+    step, in_step = start, False
+    model.train()
+    try:
+        with _DeferredInterrupt(enabled=checkpoint_path is not None) as interrupt:
+            while step < end:
+                in_step = True
+                logs = run.take_step(step)
+                step, in_step = step + 1, False
+                run.after_step(step, end, logs)
+                _update_bar(bar, logs)
+                if callback is not None:
+                    callback(step, logs)
+                if interrupt.requested:
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        run.save_on_interrupt(step, in_step)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if step > start:
+        run.save(step)
+    return run.history
+
+
+def _config_to_use(config, saved) -> TrainConfig:
+    """``config``, or the checkpoint's config (or the default) when it is None."""
+    if config is None:
+        config = TrainConfig.from_dict(saved.config) if saved else TrainConfig()
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    return config
+
+
+def _check_arguments(model, config: TrainConfig, checkpoint_every, stop_after) -> int:
+    """Check what :func:`train` got besides the data; returns the step to stop after."""
+    if not hasattr(model, "grl") or not hasattr(model, "features"):
+        raise TypeError(f"train: model must be a DANNModel (G_f, G_y, G_d and a GRL), "
+                        f"got {type(model).__name__}")
+    if checkpoint_every is not None:
+        checks.integer("train", "checkpoint_every", checkpoint_every, minimum=1)
+    if stop_after is None:
+        return config.steps
+    checks.integer("train", "stop_after", stop_after, minimum=1)
+    if stop_after > config.steps:
+        raise ValueError(f"stop_after ({stop_after}) is beyond config.steps ({config.steps})")
+    return stop_after
+
+
+def _split_val(val):
+    """(source_val, target_val) from ``val``: a pair, or {'source': ..., 'target': ...}."""
+    if val is None:
+        return None, None
+    if isinstance(val, dict):
+        unknown = set(val) - {"source", "target"}
+        if unknown:
+            raise ValueError(f"val: unknown keys {sorted(unknown)}; use 'source' and 'target'")
+        return val.get("source"), val.get("target")
+    if isinstance(val, (tuple, list)) and len(val) == 2:
+        return val[0], val[1]
+    raise ValueError("val: expected (source_val, target_val) or {'source': ..., 'target': ...}")
+
+
+class _Run:
+    """What one training run works on (model, data, sampler, updater, schedules, history)
+    and the bookkeeping around each step: logging, evaluation, checkpoints, resuming."""
+
+    def __init__(self, model, source, target, target_labelled, val, config: TrainConfig,
+                 updater_cls, checkpoint_path, checkpoint_every):
+        self.model, self.config = model, config
+        self.checkpoint_path, self.checkpoint_every = checkpoint_path, checkpoint_every
+        self.source_val, self.target_val = _split_val(val)
+        self.data = TrainingData(model, source, target, target_labelled, config)
+        self.lr_at, self.lambda_at = config.make_lr_schedule(), config.make_lambda_schedule()
+        self.sampler = BatchSampler(self.data.sizes, config.seed)
+        if config.device != "cpu":
+            model.to(config.device)
+        self.updater = updater_cls(model, config)
+        self.history = {key: [] for key in _LOGGED + ("eval_step",) + _EVALUATED}
+        self.mean = None            # subtracted from every input (None: no mean subtraction)
+
+    def start(self) -> int:
+        """A fresh run: compute the input mean if the model has none; returns step 0."""
+        if self.config.mean_subtract and getattr(self.model, "input_mean", None) is None:
+            self.model.input_mean = compute_input_mean(self.data.mean_inputs(),
+                                                       self.data.input_shape)
+        self.mean = self.model.input_mean if self.config.mean_subtract else None
+        return 0
+
+    def resume(self, saved: ckpt_io.Checkpoint, path) -> int:
+        """Put back the state saved in ``path``; returns the number of steps it had done."""
+        diffs = config_differences(saved.config, self.config)
+        if diffs:
+            now = self.config.to_dict()
+            raise ckpt_io.CheckpointError(
+                f"cannot resume from {path}: the config differs in " + "; ".join(
+                    f"{k}: checkpoint {saved.config.get(k)!r}, now {now[k]!r}" for k in diffs))
+        if saved.trainer != self.updater.name:
+            raise ckpt_io.CheckpointError(f"{path} was written by the {saved.trainer!r} "
+                                          f"trainer, cannot resume it with {self.updater.name!r}")
+        self.model.load_state_dict(saved.model_state)
+        ckpt_io.restore_module_rngs(self.model, saved.module_rngs)
+        self.updater.load_state_dict(saved.updater_state)
+        self.sampler.load_state_dict(saved.sampler_state)
+        self.model.input_mean = saved.input_mean
+        self.history.update(saved.history)
+        self.mean = self.model.input_mean if self.config.mean_subtract else None
+        return saved.step
+
+    def take_step(self, step: int) -> dict:
+        """Step number ``step + 1``: draw a batch, update; returns its logs."""
+        p = step / self.config.steps
+        lam, lr = self.lambda_at(p), self.lr_at(p)
+        batch = self.data.batch(self.sampler, self.mean, self.config.device)
+        stats = self.updater.step(batch, lam, lr)
+        return {"step": step + 1, **stats, "lambda": lam, "lr": lr}
+
+    def after_step(self, step: int, end: int, logs: dict) -> None:
+        """Log, evaluate (adding the results to ``logs``) and checkpoint, when they are due."""
+        config = self.config
+        if step % config.log_every == 0 or step == end:
+            for key in _LOGGED:
+                self.history[key].append(logs[key])
+        if (config.eval_every and step % config.eval_every == 0) or step == config.steps:
+            logs.update(self.evaluate(step) or {})
+            self.model.train()
+        if self.checkpoint_every and step % self.checkpoint_every == 0:
+            self.save(step)
+
+    def evaluate(self, step: int) -> dict | None:
+        """Evaluate on the validation sets and record it in the history (None: no sets)."""
+        if self.source_val is None and self.target_val is None:
+            return None
+        res = evaluate(self.model, self.source_val, self.target_val,
+                       batch_size=self.config.eval_batch_size)
+        self.history["eval_step"].append(step)
+        for key in _EVALUATED:
+            self.history[key].append(res[key])
+        return res
+
+    def save(self, step: int) -> None:
+        """Write the checkpoint after ``step`` steps (nothing without a checkpoint path)."""
+        if self.checkpoint_path is None:
+            return
+        model, updater = self.model, self.updater
+        ckpt_io.save_checkpoint(self.checkpoint_path, ckpt_io.Checkpoint(
+            step=step, config=self.config.to_dict(), model_state=model.state_dict(),
+            updater_state=updater.state_dict(), sampler_state=self.sampler.state_dict(),
+            module_rngs=ckpt_io.module_rng_states(model), input_mean=model.input_mean,
+            history=self.history, trainer=updater.name))
+
+    def save_on_interrupt(self, step: int, in_step: bool) -> None:
+        """On KeyboardInterrupt: save, unless the step in progress may be half done."""
+        if self.checkpoint_path is None:
+            return
+        if in_step:
+            warnings.warn(f"interrupted in the middle of step {step + 1}: the model may be "
+                          f"half-updated, so no checkpoint was written (the last periodic "
+                          f"checkpoint in {self.checkpoint_path} is intact)", RuntimeWarning)
+        else:
+            self.save(step)
+            warnings.warn(f"interrupted after step {step}: checkpoint saved to "
+                          f"{self.checkpoint_path}; resume with resume_from=", RuntimeWarning)
+
+
+class _DeferredInterrupt:
+    """While active (main thread only), a first Ctrl-C only sets ``requested``; the loop raises
+    KeyboardInterrupt at the next step boundary, where the state is consistent and can be
+    saved. A second Ctrl-C interrupts at once."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        warnings.warn("interrupt received: stopping after this step and saving a checkpoint "
+                      "(press Ctrl-C again to stop at once)", RuntimeWarning, stacklevel=2)
+
+    def __enter__(self):
+        if self.enabled:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+# -- the progress bar ------------------------------------------------------------------------
+def _progress_bar(config: TrainConfig, start: int, end: int, position: int | None):
+    if not config.progress:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=end, initial=start, desc=config.method, unit="step", dynamic_ncols=True,
+                position=position)
+
+
+def _update_bar(bar, logs: dict) -> None:
+    if bar is None:
+        return
+    bar.update(1)
+    if logs["step"] % 10 == 0 or "target_acc" in logs:
+        post = {"L_y": f"{logs['label_loss']:.3f}", "L_d": f"{logs['domain_loss']:.3f}",
+                "d_acc": f"{logs['domain_acc']:.2f}", "lambda": f"{logs['lambda']:.3f}",
+                "lr": f"{logs['lr']:.2g}"}
+        if logs.get("target_acc") is not None:
+            post["tgt_acc"] = f"{logs['target_acc']:.3f}"
+        bar.set_postfix(post, refresh=False)
