@@ -17,6 +17,7 @@ from minigrad.tensor import Tensor
 
 from . import checkpoint as ckpt_io
 from .config import TrainConfig
+from .errors import ConfigError
 from .inputs import check_labels, input_layout, split_xy, to_network_input
 
 __all__ = ["BatchSampler", "Batch", "TrainingData"]
@@ -114,6 +115,21 @@ class TrainingData:
         self.n_source = config.batch_size // 2
         self.n_target = config.batch_size - self.n_source
         self.n_labelled = config.labelled_per_batch if config.method == "semi_supervised" else 0
+        self._check_batch_size(config.batch_size)
+
+    def _check_batch_size(self, batch_size: int) -> None:
+        """A ConfigError (a ValueError) if a batch would hold more source or target rows than
+        the set has: such a batch repeats rows, and a huge one exhausts the memory."""
+        draws = {"source": self.n_source, "target": self.n_target - self.n_labelled}
+        # the largest batch whose source half and target draws fit in the data
+        largest = min(2 * self.sizes["source"] + 1,
+                      2 * (self.sizes["target"] + self.n_labelled))
+        for name, k in draws.items():
+            if k > self.sizes[name]:
+                raise ConfigError("batch_size", (
+                    f"batch_size={batch_size} draws {k} {name} rows per step, but the {name} "
+                    f"set has only {self.sizes[name]} rows: use a batch size of at most "
+                    f"{largest}"))
 
     def _checked(self, data, what: str, need_labels: bool):
         """(X, int64 labels or None, layout) of one set, or an error naming ``what``."""

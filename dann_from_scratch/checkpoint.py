@@ -28,6 +28,7 @@ knows how to put those pieces in a file and take them out again.
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from minigrad import nn
 
 from .config import config_differences
 from .jsonio import write_json
+from .models import MODEL_NAMES
 
 __all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "module_rng_states",
            "restore_module_rngs", "load_model", "load_if_finished", "CheckpointError",
@@ -121,24 +123,71 @@ def save_checkpoint(path, ckpt: Checkpoint) -> Path:
     return minigrad.save_arrays(arrays, path)
 
 
-def load_checkpoint(path) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint`."""
-    arrays = minigrad.load_arrays(path)
+_META_KEYS = ("format", "step", "config", "sampler_rng", "sampler_streams")
+
+
+def _read_arrays(path) -> dict:
+    """Every array of the checkpoint file; a :class:`CheckpointError` naming the file when it
+    is truncated or damaged (a missing file stays a FileNotFoundError)."""
+    try:
+        return minigrad.load_arrays(path)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(f"{path}: damaged or truncated checkpoint ({_cause(exc)}); "
+                              "train again, or resume from a copy") from None
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost message of ``exc`` on one line (load_arrays wraps the zip error)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _read_meta(path, arrays: dict) -> dict:
+    """The checked ``meta`` entry of a checkpoint's arrays."""
     if "meta" not in arrays:
         raise CheckpointError(f"{path}: not a training checkpoint (no 'meta' entry; "
                               f"found {sorted(arrays)[:5]}...)")
-    meta = json.loads(str(arrays["meta"]))
+    try:
+        meta = json.loads(str(arrays["meta"]))
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: damaged checkpoint, its 'meta' entry is not JSON "
+                              f"({exc})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: damaged checkpoint, its 'meta' entry is not a JSON "
+                              "object")
     if meta.get("format") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r}, this code reads "
                               f"format {FORMAT_VERSION}")
+    missing = [k for k in _META_KEYS if k not in meta]
+    streams = meta.get("sampler_streams")
+    missing += [f"sampler/{name}/perm" for name in (streams if isinstance(streams, dict) else ())
+                if f"sampler/{name}/perm" not in arrays]
+    if missing:
+        raise CheckpointError(f"{path}: damaged checkpoint, missing {', '.join(missing)}")
+    return meta
+
+
+def load_checkpoint(path) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`. A file that is truncated, damaged
+    or lacks an entry is a one-line :class:`CheckpointError` naming it and what is wrong."""
+    arrays = _read_arrays(path)
+    meta = _read_meta(path, arrays)
 
     def section(prefix):
         return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
-    streams = {name: {"perm": arrays[f"sampler/{name}/perm"], "pos": st["pos"]}
-               for name, st in meta["sampler_streams"].items()}
+    try:
+        streams = {name: {"perm": arrays[f"sampler/{name}/perm"], "pos": int(st["pos"])}
+                   for name, st in meta["sampler_streams"].items()}
+        step = int(meta["step"])
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: damaged checkpoint, bad sampler or step entry "
+                              f"({type(exc).__name__}: {exc})") from None
     return Checkpoint(
-        step=int(meta["step"]),
+        step=step,
         config=meta["config"],
         model_state=section("model/"),
         updater_state=section("updater/"),
@@ -192,6 +241,15 @@ def read_sidecar(checkpoint) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        side = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: unreadable sidecar ({exc})") from exc
+        raise CheckpointError(f"{path}: unreadable sidecar, not valid JSON ({exc}); restore it "
+                              "or delete it (dann evaluate then infers the network)") from None
+    if not isinstance(side, dict):
+        raise CheckpointError(f"{path}: damaged sidecar, expected a JSON object, got "
+                              f"{type(side).__name__}")
+    # Edited by hand? An unknown network would only fail later, far from the file at fault.
+    if side.get("model") is not None and side["model"] not in MODEL_NAMES:
+        raise CheckpointError(f"{path}: damaged sidecar, unknown model {side['model']!r} "
+                              f"(expected one of {', '.join(MODEL_NAMES)})")
+    return side

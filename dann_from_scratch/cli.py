@@ -25,7 +25,15 @@ from pathlib import Path
 
 __all__ = ["main", "build_parser", "UsageError"]
 
-EXIT_USAGE, EXIT_DATA, EXIT_INTERRUPT = 2, 1, 130
+EXIT_USAGE, EXIT_DATA, EXIT_DIVERGED, EXIT_INTERRUPT = 2, 1, 3, 130
+# what a shell reports for a process ended by a signal: 128 + its number (SIGINT 130, SIGTERM 143)
+_SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
+
+
+def _interrupt_exit(exc: KeyboardInterrupt) -> int:
+    """The exit code of a run stopped by Ctrl-C (130) or SIGTERM (143; the trainer names the
+    signal in the interrupt), after it saved its checkpoint."""
+    return _SIGNAL_EXIT.get(exc.args[0] if exc.args else "", EXIT_INTERRUPT)
 
 
 class UsageError(Exception):
@@ -223,11 +231,11 @@ def _cmd_reproduce(a) -> int:
                         progress=not a.no_progress, select=True if a.select else None,
                         download=a.download, image_fit=a.image_fit, tsne=not a.no_tsne,
                         jobs=a.jobs, resume=a.resume, target=a.target, source=a.source)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(f"interrupted: the networks trained so far, and the one(s) in training, are "
               f"saved in {out / 'checkpoints'}; continue with the same command plus --resume",
               file=sys.stderr)
-        return EXIT_INTERRUPT
+        return _interrupt_exit(exc)
     print(format_table(res))
     pad = res["proxy_a_distance"]
     if pad["before"]:
@@ -251,10 +259,10 @@ def _cmd_train(a) -> int:
     print(job.describe(), file=sys.stderr, flush=True)
     try:
         r = job.run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(f"interrupted: checkpoint saved in {job.checkpoint}; continue with: dann train "
               f"--resume {job.checkpoint}", file=sys.stderr)
-        return EXIT_INTERRUPT
+        return _interrupt_exit(exc)
     extra = (f", target validation accuracy {r['target_val_acc']:.4f}"
              if "target_val_acc" in r else "")
     print(f"step {r['step']}/{r['steps']}: source validation accuracy {r['source_val_acc']:.4f}"
@@ -354,6 +362,7 @@ def main(argv=None) -> int:
     from . import checkpoint as ckpt_io
     from .datasets import DatasetError
     from .errors import ConfigError
+    from .training import TrainingDiverged
 
     prog, command_parser = f"dann {args.command}", _command_parser(parser, args.command)
     try:
@@ -366,9 +375,12 @@ def main(argv=None) -> int:
     except (DatasetError, ckpt_io.CheckpointError, FileNotFoundError, DeviceError) as exc:
         print(f"error: {_in_flag_words(str(exc), command_parser)}", file=sys.stderr)
         return EXIT_DATA
-    except KeyboardInterrupt:
+    except TrainingDiverged as exc:
+        print(f"error: {_in_flag_words(str(exc), command_parser)}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPT
+        return _interrupt_exit(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

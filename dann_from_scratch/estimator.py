@@ -25,6 +25,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .inputs import check_finite
 from .models import build_model, mlp_model
 from .runs import train_run
 from .trainers import TrainConfig, predict_features, predict_logits
@@ -109,6 +110,9 @@ class DANNClassifier(ClassifierMixin, BaseEstimator):
         """Train on labelled source rows (X, y) and unlabelled target rows: ``X_target`` and/or
         the rows of ``X`` whose label is -1. Returns self."""
         x, y = np.asarray(X), np.asarray(y)
+        check_finite(x, "DANNClassifier.fit: X")
+        if X_target is not None:
+            check_finite(X_target, "DANNClassifier.fit: X_target")
         if y.ndim != 1 or len(y) != len(x):
             raise ValueError(f"DANNClassifier.fit: y of shape {y.shape} does not match X of "
                              f"shape {x.shape}")

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["split_xy", "check_labels", "input_layout", "to_float32", "to_network_input",
-           "prepare_inputs", "compute_input_mean"]
+__all__ = ["split_xy", "check_finite", "check_labels", "input_layout", "to_float32",
+           "to_network_input", "prepare_inputs", "compute_input_mean"]
 
 
 def split_xy(data, what: str, need_labels: bool):
@@ -41,6 +41,22 @@ def split_xy(data, what: str, need_labels: bool):
             raise ValueError(f"{what}: labels of shape {y.shape} do not match {len(x)} inputs "
                              f"(expected ({len(x)},))")
     return x, y
+
+
+def check_finite(x, what: str, chunk: int = 4096) -> None:
+    """A ValueError naming ``what`` if the array ``x`` holds NaN or infinity (scikit-learn's
+    rule: training on such input gives NaN weights). Integer arrays are always finite; float
+    arrays are scanned in chunks of rows, so no full-size mask is made."""
+    x = np.atleast_1d(np.asarray(x))
+    if x.dtype.kind not in "fc":
+        return
+    bad = 0
+    for start in range(0, len(x), chunk):
+        block = x[start:start + chunk]
+        bad += block.size - np.count_nonzero(np.isfinite(block))
+    if bad:
+        raise ValueError(f"{what} holds {bad} NaN or infinite value(s); remove or impute them "
+                         f"before training")
 
 
 def check_labels(y, num_classes, what: str):

@@ -139,15 +139,20 @@ def get_pair(pair: str) -> PairSpec:
     return PAIRS[key]
 
 
+def network_for(domain: str) -> str:
+    """The paper's network a domain's images are made for: the registry's ``network`` where
+    it says, else by size: GTSRB net for 40x40 signs, SVHN net for 32x32 digits (SVHN, Syn
+    Numbers), MNIST net for the rest."""
+    d = DOMAINS[domain]
+    if d.network is not None:
+        return d.network
+    return {40: "gtsrb", 32: "svhn"}.get(d.image_shape[0], "mnist")
+
+
 def default_model_for(source: str, target: str | None = None) -> str:
-    """The paper's network for a pair of domains: GTSRB net for 40x40 signs, SVHN net for
-    anything with 32x32 digits (SVHN, Syn Numbers), else the MNIST net."""
-    shapes = [DOMAINS[d].image_shape for d in (source, target) if d is not None]
-    if any(s[0] == 40 for s in shapes):
-        return "gtsrb"
-    if any(s[0] == 32 for s in shapes):
-        return "svhn"
-    return "mnist"
+    """The paper's network for a pair of domains: the larger one's if they differ."""
+    networks = {network_for(d) for d in (source, target) if d is not None}
+    return next(n for n in ("gtsrb", "svhn", "mnist") if n in networks)
 
 
 def custom_spec(source: str, target: str, model: str | None = None) -> PairSpec:
@@ -181,7 +186,8 @@ def with_domains(spec: PairSpec, source: str | None = None, target: str | None =
 
 
 def _check_compatible(spec: PairSpec, role: str, domain: str) -> None:
-    """``domain`` can stand in for ``spec``'s ``role`` domain: same image shape, same splits."""
+    """``domain`` can stand in for ``spec``'s ``role`` domain: images for the same network
+    with as many channels (``image_fit`` brings them to its size), the same splits."""
     if domain not in DOMAINS:
         raise ConfigError(role, f"unknown {role} domain {domain!r}; choose from "
                                 f"{', '.join(DOMAINS)}")
@@ -190,7 +196,9 @@ def _check_compatible(spec: PairSpec, role: str, domain: str) -> None:
               (spec.target_train_split, spec.target_test_split))
     want, have = DOMAINS[now], DOMAINS[domain]
     missing = [s for s in splits if s not in have.splits]
-    if have.image_shape != want.image_shape or missing:
+    same_input = (network_for(domain) == network_for(now)
+                  and have.image_shape[2] == want.image_shape[2])
+    if not same_input or missing:
         raise ConfigError(role, f"{role}={domain!r}: {spec.name} needs a {role} like {now} "
                                 f"({'x'.join(map(str, want.image_shape))} images with splits "
                                 f"{'/'.join(splits)}); {domain} has "

@@ -14,14 +14,22 @@ around a step: the history, evaluation on the validation sets, checkpoints, resu
 *validation* set).
 
 **Checkpoints** (:mod:`~dann_from_scratch.checkpoint`) hold everything the next step depends
-on, so a resumed run is bit for bit the uninterrupted one. A first Ctrl-C while a checkpoint
-path is set finishes the step in progress, saves, then raises KeyboardInterrupt.
+on, so a resumed run is bit for bit the uninterrupted one. A first Ctrl-C (SIGINT) or SIGTERM
+(what ``kill``, ``timeout`` and job schedulers send) while a checkpoint path is set finishes the
+step in progress, saves, then raises KeyboardInterrupt.
+
+**Divergence.** A loss that becomes NaN or infinite stops the run with
+:class:`TrainingDiverged`, and no checkpoint is ever written from non-finite parameters: the
+one on disk stays the last finite one.
 """
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import warnings
+
+import numpy as np
 
 from . import checkpoint as ckpt_io
 from . import checks
@@ -31,10 +39,16 @@ from .evaluation import evaluate
 from .inputs import compute_input_mean
 from .updaters import GRLUpdater
 
-__all__ = ["train", "training_loop"]
+__all__ = ["train", "training_loop", "TrainingDiverged"]
 
 _LOGGED = ("step", "label_loss", "domain_loss", "domain_acc", "lambda", "lr")
 _EVALUATED = ("source_val_acc", "target_acc", "domain_error")
+_LOSSES = ("label_loss", "domain_loss")
+
+
+class TrainingDiverged(RuntimeError):
+    """A training loss or parameter became NaN or infinite (usually: the learning rate is too
+    large). Training stopped; a checkpoint on disk is the last one with finite values."""
 
 
 def train(model, source, target, config: TrainConfig | None = None, target_labelled=None,
@@ -54,13 +68,15 @@ def train(model, source, target, config: TrainConfig | None = None, target_label
     callback         ``callback(step, logs)`` after every step (``step`` = steps done so far)
     resume_from      a checkpoint path: continue that run exactly where it stopped
     checkpoint_path  where to save checkpoints: every ``checkpoint_every`` steps, at the end,
-                     when ``stop_after`` is reached, and on KeyboardInterrupt (then re-raised)
+                     when ``stop_after`` is reached, and on Ctrl-C or SIGTERM (then
+                     KeyboardInterrupt is raised)
     stop_after       stop once this many steps are done (the schedules still span
                      ``config.steps``): with a checkpoint, a run can be cut into pieces
     bar_position     the terminal line of the progress bar (None: tqdm's choice); runners
                      that train several networks at once give each its own line
 
-    Returns the history (dict of lists). The trained weights are in ``model``.
+    Returns the history (dict of lists). The trained weights are in ``model``. Raises
+    :class:`TrainingDiverged` if a loss or a parameter becomes NaN or infinite.
     """
     return training_loop(model, source, target, config, GRLUpdater,
                          target_labelled=target_labelled, val=val, callback=callback,
@@ -95,7 +111,7 @@ def training_loop(model, source, target, config, updater_cls, target_labelled=No
                 if callback is not None:
                     callback(step, logs)
                 if interrupt.requested:
-                    raise KeyboardInterrupt
+                    raise KeyboardInterrupt(interrupt.received)
     except KeyboardInterrupt:
         run.save_on_interrupt(step, in_step)
         raise
@@ -162,6 +178,7 @@ class _Run:
         self.updater = updater_cls(model, config)
         self.history = {key: [] for key in _LOGGED + ("eval_step",) + _EVALUATED}
         self.mean = None            # subtracted from every input (None: no mean subtraction)
+        self.saved_step = None      # the step of the checkpoint on disk (None: none written)
 
     def start(self) -> int:
         """A fresh run: compute the input mean if the model has none; returns step 0."""
@@ -189,6 +206,7 @@ class _Run:
         self.model.input_mean = saved.input_mean
         self.history.update(saved.history)
         self.mean = self.model.input_mean if self.config.mean_subtract else None
+        self.saved_step = saved.step
         return saved.step
 
     def take_step(self, step: int) -> dict:
@@ -197,7 +215,11 @@ class _Run:
         lam, lr = self.lambda_at(p), self.lr_at(p)
         batch = self.data.batch(self.sampler, self.mean, self.config.device)
         stats = self.updater.step(batch, lam, lr)
-        return {"step": step + 1, **stats, "lambda": lam, "lr": lr}
+        logs = {"step": step + 1, **stats, "lambda": lam, "lr": lr}
+        if not all(math.isfinite(logs[key]) for key in _LOSSES):
+            losses = ", ".join(f"{key} {logs[key]}" for key in _LOSSES)
+            raise self.diverged(f"at step {step + 1}: {losses}", lr)
+        return logs
 
     def after_step(self, step: int, end: int, logs: dict) -> None:
         """Log, evaluate (adding the results to ``logs``) and checkpoint, when they are due."""
@@ -223,15 +245,35 @@ class _Run:
         return res
 
     def save(self, step: int) -> None:
-        """Write the checkpoint after ``step`` steps (nothing without a checkpoint path)."""
+        """Write the checkpoint after ``step`` steps (nothing without a checkpoint path);
+        TrainingDiverged instead if a parameter is NaN or infinite (checked even without a
+        path, since a step can make the parameters non-finite while its loss is finite)."""
+        model, updater = self.model, self.updater
+        model_state = model.state_dict()
+        bad = [name for name, value in model_state.items() if not np.isfinite(value).all()]
+        if bad:
+            raise self.diverged(f"by step {step}: parameter(s) {', '.join(bad[:3])} hold NaN "
+                                f"or inf", self.lr_at(max(step - 1, 0) / self.config.steps))
         if self.checkpoint_path is None:
             return
-        model, updater = self.model, self.updater
         ckpt_io.save_checkpoint(self.checkpoint_path, ckpt_io.Checkpoint(
-            step=step, config=self.config.to_dict(), model_state=model.state_dict(),
+            step=step, config=self.config.to_dict(), model_state=model_state,
             updater_state=updater.state_dict(), sampler_state=self.sampler.state_dict(),
             module_rngs=ckpt_io.module_rng_states(model), input_mean=model.input_mean,
             history=self.history, trainer=updater.name))
+        self.saved_step = step
+
+    def diverged(self, what: str, lr: float) -> TrainingDiverged:
+        """The error for a run whose loss or parameters became non-finite ``what``."""
+        if self.checkpoint_path is None:
+            kept = "no checkpoint was being written"
+        elif self.saved_step is None:
+            kept = f"no checkpoint was written to {self.checkpoint_path}"
+        else:
+            kept = (f"{self.checkpoint_path} holds the last finite state (step "
+                    f"{self.saved_step})")
+        return TrainingDiverged(f"training diverged {what}, at learning rate {lr:.4g} "
+                                f"(lr={self.config.lr:g}); {kept}; lower the learning rate")
 
     def save_on_interrupt(self, step: int, in_step: bool) -> None:
         """On KeyboardInterrupt: save, unless the step in progress may be half done."""
@@ -248,30 +290,38 @@ class _Run:
 
 
 class _DeferredInterrupt:
-    """While active (main thread only), a first Ctrl-C only sets ``requested``; the loop raises
-    KeyboardInterrupt at the next step boundary, where the state is consistent and can be
-    saved. A second Ctrl-C interrupts at once."""
+    """While active (main thread only), a first Ctrl-C or SIGTERM only sets ``requested``; the
+    loop raises KeyboardInterrupt at the next step boundary, where the state is consistent and
+    can be saved. A second one interrupts at once. SIGTERM is handled like Ctrl-C because it is
+    how ``kill``, ``timeout`` and job schedulers stop a run; its default would end the process
+    without the save. The previous handlers are put back on exit."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, enabled: bool):
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
         self.requested = False
-        self._previous = None
+        self.received = None        # the name of the first signal, e.g. "SIGTERM"
+        self._previous = {}
 
     def _handler(self, signum, frame):
         if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        warnings.warn("interrupt received: stopping after this step and saving a checkpoint "
-                      "(press Ctrl-C again to stop at once)", RuntimeWarning, stacklevel=2)
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+        self.requested, self.received = True, signal.Signals(signum).name
+        warnings.warn(f"{self.received} received: stopping after this step and "
+                      f"saving a checkpoint (a second Ctrl-C or SIGTERM stops at once)",
+                      RuntimeWarning, stacklevel=2)
 
     def __enter__(self):
         if self.enabled:
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+            self._previous = {sig: signal.signal(sig, self._handler) for sig in self.SIGNALS}
         return self
 
     def __exit__(self, *exc):
-        if self.enabled:
-            signal.signal(signal.SIGINT, self._previous)
+        for sig, previous in self._previous.items():
+            # None: a handler installed outside Python; the default is the closest we can do
+            signal.signal(sig, signal.SIG_DFL if previous is None else previous)
+        self._previous = {}
         return False
 
 

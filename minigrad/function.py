@@ -24,6 +24,8 @@ they reach ``forward`` unchanged and are never differentiated.
 """
 from __future__ import annotations
 
+import inspect
+
 from . import backend
 from .tensor import Tensor, is_grad_enabled
 
@@ -48,6 +50,10 @@ class Function:
 
     #: set by ``apply``; ``None`` once the graph has been freed
     inputs: tuple | None = None
+    #: True for ops that only make sense on floats (convolutions, pools, matrix products):
+    #: an integer input there is a mistake (raw uint8 images, say), reported by ``apply``
+    #: with the op, the argument and its dtype instead of a NumPy casting error
+    float_inputs_only: bool = False
 
     def forward(self, *arrays, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
@@ -70,7 +76,7 @@ class Function:
         fn = cls()
         tensors = _as_tensors(fn.name, inputs)
         fn.xp = backend.get_array_module(*tensors)
-        _check_float_dtypes(fn.name, tensors)
+        _check_float_dtypes(fn, tensors)
         fn.needs_input_grad = tuple(t.requires_grad for t in tensors)
 
         out = fn.forward(*(t.data for t in tensors), **kwargs)
@@ -133,12 +139,22 @@ def _float_dtype(tensors):
     return None
 
 
-def _check_float_dtypes(op: str, tensors) -> None:
+def _check_float_dtypes(fn: Function, tensors) -> None:
+    """The one place input dtypes are checked: floats must agree, and an op declared
+    ``float_inputs_only`` takes nothing but floats."""
     kinds = {t.data.dtype for t in tensors if t.data.dtype.kind == "f"}
     if len(kinds) > 1:
         names = ", ".join(sorted(str(k) for k in kinds))
-        raise TypeError(f"{op}: inputs have different float dtypes ({names}); "
+        raise TypeError(f"{fn.name}: inputs have different float dtypes ({names}); "
                         "convert explicitly with .astype(...) - minigrad never upcasts silently")
+    if not fn.float_inputs_only:
+        return
+    for i, t in enumerate(tensors):
+        if t.data.dtype.kind != "f":
+            arg = list(inspect.signature(fn.forward).parameters)[i]
+            raise TypeError(f"{fn.name}: {arg} has dtype {t.data.dtype}; expected a float dtype "
+                            "(float32 for training, float64 for checks) - convert with "
+                            ".astype(np.float32)")
 
 
 def broadcast_shapes(op: str, *shapes) -> tuple:

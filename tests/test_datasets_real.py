@@ -341,6 +341,38 @@ def test_official_mnistm_layout(tmp_path):
         ds.load_mnistm_official(tmp_path / "elsewhere", "train")
 
 
+def test_released_mnistm_is_read_at_its_own_32x32_size(tmp_path):
+    """The release's exact layout (mnist_m/ with mnist_m_train/, mnist_m_test/ and the two
+    label files, 32x32 RGB PNGs), through load_domain; fit_images brings it to the MNIST net."""
+    from dann_from_scratch.pair_data import fit_images
+
+    rng = np.random.default_rng(7)
+    base = tmp_path / "mnist_m"
+    expected = {}
+    for split, n in (("train", 5), ("test", 3)):
+        imgs = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+        for i, img in enumerate(imgs):
+            write_png(base / f"mnist_m_{split}" / f"{i:08d}.png", img)
+        (base / f"mnist_m_{split}_labels.txt").write_text(
+            "".join(f"{i:08d}.png {(i * 3) % 10}\n" for i in range(n)))
+        expected[split] = imgs
+    assert ds.DOMAINS["mnistm_official"].image_shape == (32, 32, 3)
+    for split in ("train", "test"):
+        images, labels = ds.load_domain("mnistm_official", split, data_dir=tmp_path)
+        np.testing.assert_array_equal(images, expected[split])
+        assert labels.tolist() == [(i * 3) % 10 for i in range(len(images))]
+    for mode in ("resize", "pad"):
+        fitted = fit_images(images, (3, 28, 28), mode)
+        assert fitted.shape == (3, 28, 28, 3) and fitted.dtype == np.uint8
+    np.testing.assert_array_equal(fit_images(images, (3, 28, 28), "pad"), images[:, 2:30, 2:30])
+
+    # one odd-sized image is named, with the size the others have
+    write_png(base / "mnist_m_test" / "00000002.png", np.zeros((28, 28, 3), np.uint8))
+    with pytest.raises(ds.DatasetError, match=r"00000002.png: image is 28x28, but .*00000000.png "
+                                              r"is 32x32"):
+        ds.load_domain("mnistm_official", "test", data_dir=base)
+
+
 # --------------------------------------------------------------------------- SVHN
 
 

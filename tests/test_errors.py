@@ -176,6 +176,39 @@ def test_requires_grad_on_an_int_tensor():
     labels.requires_grad_(False)  # turning it off is always fine
 
 
+_EXPECT_FLOAT = r"; expected a float dtype \(float32 for training, float64 for checks\).*astype"
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64])
+def test_conv_on_integer_images_names_op_argument_and_dtype(dtype):
+    images = mg.Tensor(np.ones((1, 1, 4, 4), dtype))
+    w = f32(2, 1, 3, 3)
+    with pytest.raises(TypeError, match=f"^Conv2d: x has dtype {np.dtype(dtype)}" + _EXPECT_FLOAT):
+        ops.conv2d(images, w)
+    with pytest.raises(TypeError, match=f"^Conv2d: x has dtype {np.dtype(dtype)}"):
+        nn.Conv2d(1, 2, 3)(images)
+    with pytest.raises(TypeError, match=f"^Conv2dMaxPool2d: x has dtype {np.dtype(dtype)}"):
+        ops.conv2d_maxpool2d(images, w, relu=True)
+    with pytest.raises(TypeError, match="^Conv2d: weight has dtype int32" + _EXPECT_FLOAT):
+        ops.conv2d(f32(1, 1, 4, 4), mg.Tensor(np.ones((2, 1, 3, 3), np.int32)))
+
+
+def test_linear_on_integer_input_names_op_argument_and_dtype():
+    x = mg.Tensor(np.ones((2, 3), np.int64))
+    with pytest.raises(TypeError, match="^Linear: x has dtype int64" + _EXPECT_FLOAT):
+        nn.Linear(3, 2)(x)
+    with pytest.raises(TypeError, match="^MatMul: a has dtype int64" + _EXPECT_FLOAT):
+        ops.matmul(x, f32(3, 2))
+
+
+@pytest.mark.parametrize("pool, name", [(ops.max_pool2d, "MaxPool2d"), (ops.avg_pool2d, "AvgPool2d")])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64])
+def test_pools_on_integer_input_name_op_and_dtype(pool, name, dtype):
+    x = mg.Tensor(np.ones((1, 1, 4, 4), dtype))
+    with pytest.raises(TypeError, match=f"^{name}: x has dtype {np.dtype(dtype)}" + _EXPECT_FLOAT):
+        pool(x, 2)
+
+
 def test_python_scalars_need_a_float_tensor():
     with pytest.raises(TypeError, match="Add: a Python scalar takes its dtype from a floating Tensor"):
         mg.tensor([1, 2]) + 1

@@ -462,6 +462,43 @@ def test_sigmoid_extreme_inputs_without_warnings(dtype):
     assert np.all(np.isfinite(x.grad)) and x.grad[2] == pytest.approx(0.25)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_of_infinities_is_max_with_zero(dtype):
+    # relu(-inf) is max(-inf, 0) = 0, not -inf * 0 = NaN
+    x = mg.tensor(np.array([-np.inf, -2.0, 0.0, 3.0, np.inf], dtype), requires_grad=True)
+    with warnings.catch_warnings(), np.errstate(**_STRICT):
+        warnings.simplefilter("error")
+        y = ops.relu(x)
+        y.sum().backward()
+    assert y.dtype == dtype and x.grad.dtype == dtype
+    np.testing.assert_array_equal(y.numpy(), [0.0, 0.0, 0.0, 3.0, np.inf])
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0, 1.0, 1.0])
+
+
+# divisors whose square overflows or underflows while d(a/b)/db = -a / b**2 is representable
+_DIVISOR_CASES = [(np.float64, b, a) for b in (1e-30, 1e30, 1e-200, 1e200) for a in (b, 1.0)
+                  if 1e-300 < abs(1.0 / b * a / b) < 1e300] + \
+                 [(np.float32, b, a) for b in (1e-20, 1e20) for a in (b, 1.0)
+                  if 1e-37 < abs(1.0 / b * a / b) < 1e38]
+
+
+@pytest.mark.parametrize("dtype, b, a", _DIVISOR_CASES)
+def test_divisor_gradient_finite_and_accurate_at_extreme_divisors(dtype, b, a):
+    from fractions import Fraction
+    av, bv = dtype(a), dtype(b)   # the values the tensors hold, rounded to dtype
+    exact = -Fraction(float(av)) / Fraction(float(bv)) ** 2   # d(a/b)/db, exactly
+    x = mg.tensor(np.array([av], dtype), requires_grad=True)
+    y = mg.tensor(np.array([bv], dtype), requires_grad=True)
+    (x / y).sum().backward()
+    got = y.grad[0]
+    assert y.grad.dtype == dtype and np.isfinite(got)
+    want = dtype(float(exact))
+    # two roundings (a / b, then / b): within 2 ulps of the exact value
+    assert abs(Fraction(float(got)) - exact) <= 2 * Fraction(float(np.spacing(abs(want)))), \
+        (got, float(exact))
+    assert x.grad[0] == dtype(1) / bv
+
+
 def test_softmax_huge_logits_sums_to_one():
     x = mg.tensor(np.array([[1e4, 1e4 - 1.0, -1e4]], np.float32), requires_grad=True)
     with warnings.catch_warnings(), np.errstate(**_STRICT):

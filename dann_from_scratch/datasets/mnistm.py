@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from ._io import DatasetError, cache_dir, cached_arrays
+from ._io import DatasetError, cache_dir, cached_arrays, files_fingerprint, relative_name
 from .backgrounds import load_photos
 from .mnist import load_mnist, load_mnist5k, threshold_digits
 
@@ -166,7 +166,8 @@ def _official_root(root: Path, split: str) -> Path:
     )
 
 
-def _read_official(folder: Path, labels_file: Path) -> dict:
+def _read_labels(labels_file: Path) -> tuple[list[str], list[int]]:
+    """Image names and labels of an official label file, one ``<name> <label>`` per line."""
     names, labels = [], []
     with open(labels_file, encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
@@ -178,11 +179,16 @@ def _read_official(folder: Path, labels_file: Path) -> dict:
                     f"{labels_file}:{lineno}: bad line {line.rstrip()!r}, expected "
                     "'<image name> <label 0-9>'"
                 )
-            names.append(parts[0])
+            names.append(relative_name(parts[0], f"{labels_file}:{lineno}"))
             labels.append(int(parts[1]))
     if not names:
         raise DatasetError(f"{labels_file}: no labelled image listed")
-    images = np.empty((len(names), _PATCH, _PATCH, 3), dtype=np.uint8)
+    return names, labels
+
+
+def _read_official(folder: Path, labels_file: Path, names: list[str], labels: list[int]) -> dict:
+    """Decode the listed PNGs at their own size (the release's are 32x32), all alike."""
+    images = None
     for i, name in enumerate(names):
         path = folder / name
         if not path.is_file():
@@ -192,8 +198,12 @@ def _read_official(folder: Path, labels_file: Path) -> dict:
                 arr = np.asarray(im.convert("RGB"))
         except OSError as exc:
             raise DatasetError(f"{path}: unreadable image ({exc})") from exc
-        if arr.shape != (_PATCH, _PATCH, 3):
-            raise DatasetError(f"{path}: image is {arr.shape[1]}x{arr.shape[0]}, expected 28x28")
+        if images is None:  # the first image sets the size of the set
+            images = np.empty((len(names), *arr.shape), dtype=np.uint8)
+        if arr.shape != images.shape[1:]:
+            raise DatasetError(f"{path}: image is {arr.shape[1]}x{arr.shape[0]}, but "
+                               f"{folder / names[0]} is {images.shape[2]}x{images.shape[1]}; "
+                               "all images of a split must have one size")
         images[i] = arr
     return {"images": images, "labels": np.asarray(labels, dtype=np.int64)}
 
@@ -203,10 +213,13 @@ def load_mnistm_official(root: str | os.PathLike, split: str = "train") -> tuple
     ``mnist_m_<split>_labels.txt`` files with one ``<name> <label>`` line per image.
 
     ``root`` is the folder holding them (or its parent with a ``mnist_m/`` subfolder).
-    Images keep the label file's order. Decoded arrays are cached, keyed by the folder's
-    absolute path and the label file's size and modification time.
+    Images keep the label file's order and their own size: 32x32 in the release (MNIST
+    padded, then blended), which ``fit_images`` brings to the network's input. Names in the
+    label file must stay inside the image folder. Decoded arrays are cached, keyed by the
+    folder's absolute path, the label file's content and the size and modification time of
+    every image, so replaced images are read again.
 
-    Returns ``(images, labels)``: uint8 (N, 28, 28, 3) and int64 (N,).
+    Returns ``(images, labels)``: uint8 (N, H, W, 3) and int64 (N,).
     """
     if split not in _SPLIT_STREAM:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -215,12 +228,12 @@ def load_mnistm_official(root: str | os.PathLike, split: str = "train") -> tuple
     folder = base / f"mnist_m_{split}"
     if not folder.is_dir():
         raise DatasetError(f"{folder}: image folder missing")
-    stat = labels_file.stat()
-    key = hashlib.sha256(
-        f"{folder.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
-    ).hexdigest()[:16]
+    names, labels = _read_labels(labels_file)
+    h = hashlib.sha256(f"{folder.resolve()}|".encode() + labels_file.read_bytes())
+    h.update(files_fingerprint((folder / name for name in names), labels_file.name).encode())
+    key = h.hexdigest()[:16]
     arrays = cached_arrays(
         cache_dir("mnistm_official") / f"mnistm_official_{split}_{key}.npz",
-        lambda: _read_official(folder, labels_file),
+        lambda: _read_official(folder, labels_file, names, labels),
     )
     return arrays["images"], arrays["labels"].astype(np.int64)

@@ -36,8 +36,15 @@ def read_svhn_mat(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     try:
         mat = scipy.io.loadmat(path)
-    except (OSError, ValueError, TypeError, NotImplementedError) as exc:
-        raise DatasetError(f"{path}: cannot read as a MATLAB .mat file ({exc})") from exc
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: no such file") from None
+    except MemoryError:
+        raise  # a real file too large for this machine is not a damaged one
+    except Exception as exc:  # noqa: BLE001 - scipy raises MatReadError, IndexError, OSError,
+        # ValueError... on a damaged file (no documented set): every one means "not a .mat"
+        raise DatasetError(f"{path}: cannot read as a MATLAB .mat file "
+                           f"({type(exc).__name__}: {exc}); delete it and download it again"
+                           ) from exc
     for key in ("X", "y"):
         if key not in mat:
             raise DatasetError(f"{path}: variable {key!r} missing (found {sorted(k for k in mat if not k.startswith('__'))})")

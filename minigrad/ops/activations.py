@@ -7,9 +7,9 @@ from ..tensor import Tensor
 
 class ReLU(Function):
     def forward(self, x):
-        mask = x > 0
-        self.save_for_backward(mask)
-        return x * mask  # keeps dtype; faster than where() on NumPy
+        self.save_for_backward(x > 0)
+        # maximum, not x * (x > 0): -inf * 0 is NaN, and relu(-inf) is 0
+        return self.xp.maximum(x, x.dtype.type(0))
 
     def backward(self, grad):
         (mask,) = self.saved

@@ -69,7 +69,9 @@ class Div(Function):
     def backward(self, grad):
         a, b = self.saved
         ga = sum_to_shape(grad / b, a.shape) if self.needs_input_grad[0] else None
-        gb = sum_to_shape(-grad * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        # -a / b**2 as (a / b) / b: b * b over- or underflows (float32 |b| beyond 1e19 or
+        # under 1e-19) where the gradient itself is representable
+        gb = sum_to_shape(-grad * (a / b) / b, b.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 

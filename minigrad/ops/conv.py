@@ -200,6 +200,8 @@ class Conv2d(Function):
     """``out[n, f] = bias[f] + sum_c x[n, c] (*) weight[f, c]`` (cross-correlation, as in
     every deep-learning framework), over NCHW input with zero padding and a stride."""
 
+    float_inputs_only = True
+
     def forward(self, x, weight, bias=None, stride=1, padding=0):
         xp = self.xp
         f, g = _conv_shapes("conv2d", x, weight, bias, stride, padding)

@@ -75,6 +75,8 @@ class Conv2dMaxPool2d(Function):
     ``cols.T @ G`` gives the weight gradient, and the plain conv's input gradient the rest.
     """
 
+    float_inputs_only = True
+
     def forward(self, x, weight, bias=None, stride=1, padding=0, relu=False):
         xp = self.xp
         op = "conv2d_maxpool2d"

@@ -8,6 +8,8 @@ from ..tensor import Tensor
 class MatMul(Function):
     """``a @ b`` with NumPy semantics for 2-D and batched (broadcast) operands."""
 
+    float_inputs_only = True
+
     def forward(self, a, b):
         if a.ndim < 1 or b.ndim < 1 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
@@ -42,6 +44,8 @@ def matmul(a, b) -> Tensor:
 class Linear(Function):
     """``y = x @ W.T + b`` with ``W`` of shape (out_features, in_features), as in the
     common convention, so weights move between frameworks without transposes."""
+
+    float_inputs_only = True
 
     def forward(self, x, weight, bias=None):
         if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[1]:

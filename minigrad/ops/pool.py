@@ -56,6 +56,8 @@ class _Pool2d(Function):
     it keeps the input's memory order (channels-last when the input came from a conv).
     """
 
+    float_inputs_only = True
+
     op = "pool2d"
     pad_value = 0.0
 
