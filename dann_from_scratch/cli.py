@@ -9,9 +9,10 @@
                               (:func:`~dann_from_scratch.runs.evaluate_checkpoint`)
     dann preview DOMAIN       a PNG grid of samples of a domain
 
-Errors are one line on stderr: bad arguments exit with code 2 and a hint (``dann CMD --help``),
-missing or broken data and checkpoints with code 1, Ctrl-C with code 130 (after saving a
-resumable checkpoint where one is being trained). The library names its arguments as Python
+Errors are one line on stderr: bad arguments (an ``--out`` that holds another run's checkpoint
+among them) exit with code 2 and a hint (``dann CMD --help``), missing or broken data and
+checkpoints and a run folder locked by another run with code 1, Ctrl-C with code 130 (after
+saving a resumable checkpoint where one is being trained). The library names its arguments as Python
 does (``steps=0``, ``data_dir=``); :func:`_in_flag_words` rewrites those as this command's
 flags (``--steps 0``, ``--data-dir``).
 """
@@ -155,6 +156,8 @@ def _add_reproduce(sub, pairs: str) -> None:
     r.add_argument("--resume", action="store_true", help="reuse the checkpoints already in "
                    "--out from an earlier run of the same command: finished networks are "
                    "loaded, ones cut short by Ctrl-C continue, missing ones are trained")
+    r.add_argument("--overwrite", action="store_true", help="replace the checkpoints already "
+                   "in --out (without it, or --resume, they are never replaced)")
     _threads_option(r)
 
 
@@ -191,6 +194,8 @@ def _add_train(sub, domains: str) -> None:
     t.add_argument("--out", help="output folder (default: dann_runs/SOURCE-TARGET-METHOD-seedN)")
     t.add_argument("--resume", metavar="CKPT", help="continue the run saved in this checkpoint "
                    "(its settings; any given must agree)")
+    t.add_argument("--overwrite", action="store_true", help="replace the checkpoint already in "
+                   "--out (without it, or --resume, it is never replaced)")
     t.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     t.add_argument("--quick", action="store_true", help="tiny subsets (smoke test)")
     t.add_argument("--no-progress", action="store_true")
@@ -230,7 +235,8 @@ def _cmd_reproduce(a) -> int:
                         steps=a.steps, batch_size=a.batch_size, device=a.device, quick=a.quick,
                         progress=not a.no_progress, select=True if a.select else None,
                         download=a.download, image_fit=a.image_fit, tsne=not a.no_tsne,
-                        jobs=a.jobs, resume=a.resume, target=a.target, source=a.source)
+                        jobs=a.jobs, resume=a.resume, target=a.target, source=a.source,
+                        overwrite=a.overwrite)
     except KeyboardInterrupt as exc:
         print(f"interrupted: the networks trained so far, and the one(s) in training, are "
               f"saved in {out / 'checkpoints'}; continue with the same command plus --resume",
@@ -255,7 +261,8 @@ def _cmd_train(a) -> int:
         lambda_max=a.lambda_max, n_labelled=a.n_labelled,
         labelled_per_batch=a.labelled_per_batch, data_dir=a.data_dir, out_dir=a.out,
         resume=a.resume, quick=a.quick or None, image_fit=a.image_fit, download=a.download,
-        stop_after=a.stop_after, device=a.device, progress=not a.no_progress)
+        stop_after=a.stop_after, device=a.device, progress=not a.no_progress,
+        overwrite=a.overwrite)
     print(job.describe(), file=sys.stderr, flush=True)
     try:
         r = job.run()
@@ -362,6 +369,7 @@ def main(argv=None) -> int:
     from . import checkpoint as ckpt_io
     from .datasets import DatasetError
     from .errors import ConfigError
+    from .runs import RunFolderBusy
     from .training import TrainingDiverged
 
     prog, command_parser = f"dann {args.command}", _command_parser(parser, args.command)
@@ -372,7 +380,8 @@ def main(argv=None) -> int:
         print(f"error: {_in_flag_words(str(exc), command_parser)} (hint: {prog} --help)",
               file=sys.stderr)
         return EXIT_USAGE
-    except (DatasetError, ckpt_io.CheckpointError, FileNotFoundError, DeviceError) as exc:
+    except (DatasetError, ckpt_io.CheckpointError, FileNotFoundError, DeviceError,
+            RunFolderBusy) as exc:
         print(f"error: {_in_flag_words(str(exc), command_parser)}", file=sys.stderr)
         return EXIT_DATA
     except TrainingDiverged as exc:

@@ -60,7 +60,7 @@ from .pair_data import IMAGE_FITS, QUICK_SIZES, VAL_FRACTION, PairData, load_pai
 from .pairs import PairSpec, get_pair, with_domains
 from .parallel import run_all
 from .report import command_line, environment, render_markdown
-from .runs import PairRun, Trained
+from .runs import PairRun, Trained, hold_run_folder, refuse_overwrite
 from .selection import SELECTION_RULE, select_meta_parameters
 from .trainers import TrainConfig
 
@@ -75,7 +75,7 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
               quick: bool = False, progress: bool = True, select=None, download: bool = False,
               image_fit: str | None = None, tsne: bool = True, jobs: int = 1,
               resume: bool = False, target: str | None = None,
-              source: str | None = None) -> dict:
+              source: str | None = None, overwrite: bool = False) -> dict:
     """Reproduce one column of Table 1 (see the module docstring); returns the results dict
     that is also written to ``out_dir/results.json``.
 
@@ -98,6 +98,9 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
                 with the same arguments, finished or cut short by Ctrl-C): finished runs are
                 loaded, interrupted ones continue where they stopped, missing ones are
                 trained; a checkpoint of a different run is a :class:`ConfigError`
+    overwrite   without ``resume``, replace the row's checkpoints already in ``out_dir`` (False:
+                a :class:`ConfigError`, before anything is loaded or written); the lock of
+                ``out_dir`` is held meanwhile (:func:`~dann_from_scratch.runs.hold_run_folder`)
     source, target   another source / target domain for the pair (see
                 :func:`~dann_from_scratch.pairs.with_domains`; needs ``data_dir``), e.g.
                 ``source="mnist_binary", target="mnistm_binary"`` or ``"mnistm_official"``
@@ -105,20 +108,23 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
     started = time.perf_counter()
     spec, seeds, jobs = _checked_arguments(pair, data_dir, seeds, steps, batch_size, device,
                                            select, jobs, image_fit, source, target)
-    row = _start_row(spec, data_dir, out_dir, seeds, steps, batch_size, device, quick, jobs,
-                     resume, progress, download, image_fit)
-    trained: dict[str, tuple[PairRun, Trained]] = {}
-    selection = _choose_meta_parameters(row, select, trained) if select is not None else None
-    runs = _train_row(row, trained)
-    sa, feature_rows = _subspace_alignment(row, runs)
-    _retrain_last_layers(row, runs, feature_rows)
-    pad, features = _proxy_a_distance(row, runs)
-    figures = _figures(row, runs, features, tsne)
-    row.timings["total"] = time.perf_counter() - started
-    results = finite(_results(row, runs, sa, pad, figures, selection, data_dir, tsne,
-                              source, target))
-    write_json(row.out / "results.json", results)
-    write_text(row.out / "results.md", render_markdown(results))
+    with hold_run_folder(out_dir):     # the forked workers share this lock (parallel.py)
+        _check_out_dir(Path(out_dir), spec, seeds, select, resume, overwrite)
+        row = _start_row(spec, data_dir, out_dir, seeds, steps, batch_size, device, quick,
+                         jobs, resume, progress, download, image_fit, overwrite)
+        trained: dict[str, tuple[PairRun, Trained]] = {}
+        selection = (_choose_meta_parameters(row, select, trained) if select is not None
+                     else None)
+        runs = _train_row(row, trained)
+        sa, feature_rows = _subspace_alignment(row, runs)
+        _retrain_last_layers(row, runs, feature_rows)
+        pad, features = _proxy_a_distance(row, runs)
+        figures = _figures(row, runs, features, tsne)
+        row.timings["total"] = time.perf_counter() - started
+        results = finite(_results(row, runs, sa, pad, figures, selection, data_dir, tsne,
+                                  source, target))
+        write_json(row.out / "results.json", results)
+        write_text(row.out / "results.md", render_markdown(results))
     row.log(f"done in {row.timings['total']:.0f} s; results in {row.out}")
     return results
 
@@ -153,6 +159,19 @@ def _checked_arguments(pair, data_dir, seeds, steps, batch_size, device, select,
     return spec, seeds, 1 if device == "cuda" else jobs   # one GPU: the runs would only queue
 
 
+def _check_out_dir(out: Path, spec: PairSpec, seeds: list, select, resume, overwrite) -> None:
+    """A :class:`ConfigError` if the row's checkpoints in ``out`` would be replaced unasked."""
+    if resume and overwrite:
+        raise ConfigError("overwrite", "overwrite=True replaces the runs, resume=True continues "
+                                       "them: pass only one of them")
+    if resume or overwrite:
+        return
+    grid = () if select is None else spec.select_grid if select is True else select
+    names = (["source_only"] + [f"dann_seed{s}" for s in seeds] + ["train_on_target"]
+             + [f"select_{i}" for i in range(len(grid))])
+    refuse_overwrite([out / "checkpoints" / f"{name}.npz" for name in names])
+
+
 @dataclass
 class _Row:
     """A row of Table 1 being reproduced: the pair, its data, the settings, the timings."""
@@ -170,6 +189,7 @@ class _Row:
     resume: bool
     progress: bool
     dann_overrides: dict
+    overwrite: bool = False
     timings: dict = field(default_factory=dict)
 
     def log(self, message: str) -> None:
@@ -194,7 +214,8 @@ class _Row:
                        notes={"seed": seed, **notes})
 
     def train(self, runs: list[PairRun]) -> dict[str, Trained]:
-        return run_all(runs, self.data, self.jobs, resume=self.resume, log=self.log)
+        return run_all(runs, self.data, self.jobs, resume=self.resume,
+                       overwrite=self.overwrite, log=self.log)
 
 
 def _log(progress: bool, spec: PairSpec, message: str) -> None:
@@ -203,7 +224,7 @@ def _log(progress: bool, spec: PairSpec, message: str) -> None:
 
 
 def _start_row(spec, data_dir, out_dir, seeds, steps, batch_size, device, quick, jobs, resume,
-               progress, download, image_fit) -> _Row:
+               progress, download, image_fit, overwrite=False) -> _Row:
     """Stage 1: the output folder and the data; the settings that depend on them."""
     out = Path(out_dir)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -218,7 +239,7 @@ def _start_row(spec, data_dir, out_dir, seeds, steps, batch_size, device, quick,
     row = _Row(spec=spec, data=data, out=out, seeds=seeds, steps=steps or pair_steps,
                pair_steps=pair_steps, batch_size=batch_size or (QUICK_BATCH if quick else 128),
                device=device, quick=quick, jobs=jobs, resume=resume, progress=progress,
-               dann_overrides=dict(dann))
+               dann_overrides=dict(dann), overwrite=overwrite)
     row.timings["load_data"] = time.perf_counter() - start
     return row
 

@@ -4,7 +4,8 @@
 The runs are independent (own seed, own checkpoint), so their results are the same as in one
 process, only sooner: on 2 cores, two workers with one BLAS thread each finish a row about
 1.3x sooner than one process with two threads. Workers are *forked*, so they share the
-pair's data (hundreds of MB) copy-on-write instead of receiving it pickled.
+pair's data (hundreds of MB) copy-on-write instead of receiving it pickled. They also share
+the lock of the run folder that the caller holds (``reproduce`` does), so they never take it.
 
 Ctrl-C reaches every worker: each saves the run it is training (the trainer does that) and
 refuses every run still queued for it, so nothing starts training behind the user's back.

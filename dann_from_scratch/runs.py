@@ -10,16 +10,25 @@ their own. So the rules about a run's files are written once, here:
   not change the numbers, :func:`~dann_from_scratch.config.config_differences`) and its
   sidecar names the same network and data (:data:`RUN_IDENTITY`); anything else is a
   :class:`~dann_from_scratch.errors.ConfigError` that lists the differences;
-* a checkpoint of a pair's run has a JSON **sidecar** (written before training, completed
-  with the outcome after it) that says which network and data it holds, so ``dann evaluate``
-  can rebuild it (:func:`load_trained_model`, :func:`evaluate_checkpoint`);
+* **a run folder belongs to one run**: a run that does not resume refuses to replace a
+  checkpoint already there unless told to overwrite it (:func:`refuse_overwrite`), and a run
+  holds an exclusive lock on its folder while it writes there (:func:`hold_run_folder`);
+* **nothing is written before the checks pass**: the overwrite and resume checks come first,
+  and the sidecar is (re)written only once the trainer has accepted the data and taken a
+  step (or saved a checkpoint on its way out), so a refused run leaves the folder as it was;
+* a checkpoint of a pair's run has a JSON **sidecar** (written once training is under way,
+  completed with the outcome after it) that says which network and data it holds, so
+  ``dann evaluate`` can rebuild it (:func:`load_trained_model`, :func:`evaluate_checkpoint`);
 * the **signals** of a trained network (source validation accuracy, domain-classifier error)
   come from its held-out validation sets, and the target test labels are read once, after
   training, for the accuracy that is reported.
 """
 from __future__ import annotations
 
+import os
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -34,7 +43,8 @@ from .pair_data import PairData, fit_images
 from .pairs import PairSpec
 from .trainers import TrainConfig, config_differences, evaluate, predict_logits, train
 
-__all__ = ["RUN_IDENTITY", "Prior", "Trained", "PairRun", "resume_point", "train_run",
+__all__ = ["RUN_IDENTITY", "LOCK_NAME", "RunFolderBusy", "refuse_overwrite", "hold_run_folder",
+           "Prior", "Trained", "PairRun", "resume_point", "train_run",
            "outcome", "run_pair", "run_identity", "labelled_target_subset", "load_trained_model",
            "evaluate_checkpoint"]
 
@@ -102,10 +112,67 @@ def _difference(name: str, now, saved) -> str:
     return f"{name}={now!r} differs from the checkpoint's {saved}"
 
 
+# -- the run folder: one run at a time, nothing replaced unasked --------------------------------
+#: the lock file of a run folder: held (``flock``) by the run writing there, it names its PID
+LOCK_NAME = ".lock"
+
+
+class RunFolderBusy(RuntimeError):
+    """Another process holds the lock of the run folder (or the folder cannot be used)."""
+
+
+def refuse_overwrite(checkpoints, resume_hint: str = "resume=True") -> None:
+    """A :class:`ConfigError` naming the first of ``checkpoints`` that exists: a run that does
+    not resume must not replace another run's work (finished or interrupted) unasked.
+    ``resume_hint``: how the caller continues it (its own argument, e.g. ``resume='CKPT'``)."""
+    for path in map(Path, checkpoints):
+        if path.exists():
+            raise ConfigError("overwrite", f"there is already a checkpoint at {path} (a "
+                                           f"finished or interrupted run); pass {resume_hint} "
+                                           "to continue it or overwrite=True to replace it")
+
+
+@contextmanager
+def hold_run_folder(folder):
+    """Hold the exclusive lock of run folder ``folder`` (created if missing) inside the block:
+    a :class:`RunFolderBusy` naming the holder's PID when another process holds it. The lock
+    is released when the block ends, however it ends, or when the process dies. Processes
+    forked inside the block share the lock: they must not take it again."""
+    try:
+        import fcntl
+    except ImportError:          # pragma: no cover - not POSIX: no lock, the other rules hold
+        yield
+        return
+    folder = Path(folder)
+    path = folder / LOCK_NAME
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise RunFolderBusy(f"{folder}: cannot be used as the run folder "
+                            f"({exc.strerror or exc}); pass another out_dir=") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown"
+            raise RunFolderBusy(f"{folder} is in use by another run (PID {holder}; lock "
+                                f"file {path}): wait for it to end, or pass another "
+                                "out_dir=") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {' '.join(sys.argv) or 'python'}\n".encode(), 0)
+        yield
+    finally:
+        # closing releases the lock (forked children hold it until they exit); the file stays:
+        # removing it would let a run waiting on the old file and a new one both hold "the" lock
+        os.close(fd)
+
+
 # -- a run on arrays ----------------------------------------------------------------------------------
 def train_run(model, source, target, config: TrainConfig, *, val=None, test=None,
               target_labelled=None, checkpoint=None, resume: bool = False,
-              sidecar: dict | None = None, checkpoint_every: int | None = None,
+              overwrite: bool = False, sidecar: dict | None = None,
+              checkpoint_every: int | None = None,
               stop_after: int | None = None, bar_position: int | None = None,
               name: str = "network", log: Callable[[str], None] | None = None) -> Trained:
     """Train ``model`` on ``source`` / ``target`` with ``config``; returns a :class:`Trained`.
@@ -118,24 +185,33 @@ def train_run(model, source, target, config: TrainConfig, *, val=None, test=None
     resume           continue the run saved in ``checkpoint`` if it is this run (a finished
                      one is loaded without a step), train from scratch if there is none;
                      another run there is a :class:`ConfigError` (:func:`resume_point`)
+    overwrite        without ``resume``, replace a checkpoint already in ``checkpoint``
+                     (False: that is a :class:`ConfigError`, :func:`refuse_overwrite`)
     sidecar          what the run is (network, data; see :func:`run_identity`): written
-                     beside the checkpoint with the outcome, and compared when resuming
+                     beside the checkpoint once training is under way and again with the
+                     outcome, and compared when resuming
     stop_after       stop after this many steps (the schedules still span ``config.steps``)
     bar_position     the line of the progress bar (worker processes each get their own)
     name, log        ``log(message)`` says what happens to the run called ``name``
     """
     if (resume or sidecar is not None) and checkpoint is None:
         raise ConfigError("checkpoint", "train_run: resume=True and sidecar= need checkpoint=")
+    if checkpoint is not None and not resume and not overwrite:
+        refuse_overwrite([checkpoint])
     prior = resume_point(checkpoint, config, sidecar) if resume else None
-    if sidecar is not None:
-        ckpt_io.write_sidecar(checkpoint, sidecar)
     if log is not None:
         log(_announcement(name, config, checkpoint, prior))
     start = time.perf_counter()
-    history = train(model, source, target, config, target_labelled=target_labelled, val=val,
-                    checkpoint_path=checkpoint, resume_from=checkpoint if prior else None,
-                    checkpoint_every=checkpoint_every, stop_after=stop_after,
-                    bar_position=bar_position)
+    early = _EarlySidecar(checkpoint, sidecar)
+    try:
+        history = train(model, source, target, config, target_labelled=target_labelled,
+                        val=val, checkpoint_path=checkpoint,
+                        resume_from=checkpoint if prior else None,
+                        checkpoint_every=checkpoint_every, stop_after=stop_after,
+                        bar_position=bar_position, callback=early.after_step)
+    except BaseException:
+        early.if_checkpoint_written()     # an interrupted run's checkpoint needs its sidecar
+        raise
     # a finished run loaded again keeps the time it took to train
     finished_before = prior is not None and prior.step >= config.steps
     earlier = prior.sidecar.get("train_seconds", 0.0) if finished_before else 0.0
@@ -151,6 +227,34 @@ def train_run(model, source, target, config: TrainConfig, *, val=None, test=None
         ckpt_io.write_sidecar(checkpoint, {**sidecar, "train_seconds": done.seconds,
                                            "result": outcome(done, config)})
     return done
+
+
+class _EarlySidecar:
+    """Writes a run's sidecar once the trainer has accepted its data and taken a step (its
+    ``after_step`` is the trainer's callback), or when the run stops having written a
+    checkpoint: a run refused by a check leaves the sidecar on disk as it was."""
+
+    def __init__(self, checkpoint, sidecar: dict | None):
+        self.checkpoint, self.sidecar = checkpoint, sidecar
+        self.before = _stat(checkpoint) if sidecar is not None else None
+
+    def after_step(self, step: int, logs: dict) -> None:
+        if self.sidecar is not None:
+            ckpt_io.write_sidecar(self.checkpoint, self.sidecar)
+            self.sidecar = None
+
+    def if_checkpoint_written(self) -> None:
+        if self.sidecar is not None and _stat(self.checkpoint) != self.before:
+            self.after_step(0, {})
+
+
+def _stat(path) -> tuple | None:
+    """What tells whether ``path`` was (re)written: inode, size, modification time."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _announcement(name: str, config: TrainConfig, checkpoint, prior: Prior | None) -> str:
@@ -210,12 +314,13 @@ def run_identity(run: PairRun, data_info: dict) -> dict:
     return identity
 
 
-def run_pair(run: PairRun, data: PairData, *, resume: bool = False,
+def run_pair(run: PairRun, data: PairData, *, resume: bool = False, overwrite: bool = False,
              log: Callable[[str], None] | None = None, checkpoint_every: int | None = None,
              stop_after: int | None = None, bar_position: int | None = None) -> Trained:
     """Build the pair's network and train it on ``data`` with :func:`train_run`.
 
-    The labelled source trains G_y; the target training images, unlabelled, train G_d. The
+    ``resume`` and ``overwrite`` as for :func:`train_run`. The labelled source trains G_y;
+    the target training images, unlabelled, train G_d. The
     validation sets are the held-out source images (labelled) and target images (unlabelled),
     except for "target_only" (train on target), the one method that learns from target labels:
     it trains and validates on labelled target *training* images, never the test set.
@@ -236,7 +341,8 @@ def run_pair(run: PairRun, data: PairData, *, resume: bool = False,
                "splits": data.info["splits"], "sizes": data.info["sizes"], **run.notes}
     return train_run(model, source, target, run.config, val=val, test=data.target_test,
                      target_labelled=labelled, checkpoint=run.checkpoint, resume=resume,
-                     sidecar=sidecar, checkpoint_every=checkpoint_every, stop_after=stop_after,
+                     overwrite=overwrite, sidecar=sidecar, checkpoint_every=checkpoint_every,
+                     stop_after=stop_after,
                      bar_position=bar_position, name=run.name, log=log)
 
 

@@ -7,9 +7,10 @@
 
 :meth:`SingleRun.prepare` settles every setting first - the defaults for a new run, the
 checkpoint's own for ``resume=CHECKPOINT``, where any setting given must agree with it (the
-one check of :func:`~dann_from_scratch.runs.resume_point`) - so a wrong setting fails before
-any data is loaded. :meth:`SingleRun.run` then trains through
-:func:`~dann_from_scratch.runs.run_pair`, as ``reproduce`` does.
+one check of :func:`~dann_from_scratch.runs.resume_point`); a new run whose folder already
+holds a checkpoint is refused unless ``overwrite=True`` - so a wrong setting fails before any
+data is loaded or anything written. :meth:`SingleRun.run` then holds the lock of the run
+folder and trains through :func:`~dann_from_scratch.runs.run_pair`, as ``reproduce`` does.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from . import checkpoint as ckpt_io
 from .errors import ConfigError
 from .pair_data import data_identity, load_pair_data
 from .pairs import custom_spec
-from .runs import PairRun, outcome, resume_point, run_identity, run_pair
+from .runs import (PairRun, hold_run_folder, outcome, refuse_overwrite, resume_point,
+                   run_identity, run_pair)
 from .trainers import TrainConfig
 
 __all__ = ["SingleRun", "NEW_RUN_DEFAULTS"]
@@ -42,6 +44,7 @@ class SingleRun:
     download: bool
     resume: bool
     stop_after: int | None
+    overwrite: bool = False
 
     @property
     def checkpoint(self) -> Path:
@@ -57,15 +60,16 @@ class SingleRun:
                 data_dir=None, out_dir=None, resume=None, quick: bool | None = None,
                 image_fit: str | None = None, download: bool = False,
                 stop_after: int | None = None, device: str = "cpu",
-                progress: bool = True) -> "SingleRun":
+                progress: bool = True, overwrite: bool = False) -> "SingleRun":
         """Settle the run: ``source`` -> ``target`` with ``method`` (see
         :data:`~dann_from_scratch.config.METHODS`), the network ``model`` (default: from the
         domains' image size), the training settings (None: :data:`NEW_RUN_DEFAULTS` and the
         paper's), ``n_labelled`` labelled target images per class for "semi_supervised",
         the data (``data_dir``, ``quick`` subsets, ``image_fit``), ``out_dir`` (default
         ``dann_runs/SOURCE-TARGET-METHOD-seedN``). ``resume``: a checkpoint written by an
-        earlier call, continued with its own settings; ``stop_after``: stop after this many
-        steps, leaving a resumable checkpoint."""
+        earlier call, continued with its own settings; ``overwrite``: a new run may replace
+        the checkpoint already in ``out_dir`` (else that is a ConfigError); ``stop_after``:
+        stop after this many steps, leaving a resumable checkpoint."""
         given = {k: v for k, v in dict(method=method, steps=steps, seed=seed, batch_size=batch_size,
                                        lr=lr, anneal_lr=anneal_lr, lambda_max=lambda_max,
                                        labelled_per_batch=labelled_per_batch).items()
@@ -75,6 +79,11 @@ class SingleRun:
         watch = {"device": device, "progress": progress}
         if resume is None:
             config, data, checkpoint = _new_run(given, data, watch, out_dir)
+            if not overwrite:
+                refuse_overwrite([checkpoint], f"resume={str(checkpoint)!r}")
+        elif overwrite:
+            raise ConfigError("overwrite", "overwrite=True replaces a run, resume= continues "
+                                           "one: pass only one of them")
         else:
             config, data, checkpoint = _resumed_run(Path(resume), given, data, watch)
         if stop_after is not None and stop_after > config.steps:
@@ -86,7 +95,7 @@ class SingleRun:
                       notes={"seed": config.seed})
         job = cls(pair_run=run, data_dir=data["data_dir"], quick=bool(data["quick"]),
                   image_fit=data["image_fit"], download=download, resume=resume is not None,
-                  stop_after=stop_after)
+                  stop_after=stop_after, overwrite=overwrite)
         if job.resume:   # before the data are loaded: a wrong setting fails at once
             resume_point(checkpoint, config, run_identity(run, data_identity(
                 spec, job.data_dir, job.quick, job.image_fit)))
@@ -104,10 +113,12 @@ class SingleRun:
         numbers (:func:`~dann_from_scratch.runs.outcome`: steps done, source validation
         accuracy, domain-classifier error, target test accuracy) and the test set's name."""
         spec, config = self.pair_run.spec, self.pair_run.config
-        data = load_pair_data(spec, data_dir=self.data_dir, quick=self.quick, seed=0,
-                              download=self.download, image_fit=self.image_fit)
-        done = run_pair(self.pair_run, data, resume=self.resume, stop_after=self.stop_after,
-                        checkpoint_every=max(1, config.steps // 20))
+        with hold_run_folder(self.checkpoint.parent):   # run_pair checks again, under the lock
+            data = load_pair_data(spec, data_dir=self.data_dir, quick=self.quick, seed=0,
+                                  download=self.download, image_fit=self.image_fit)
+            done = run_pair(self.pair_run, data, resume=self.resume, overwrite=self.overwrite,
+                            stop_after=self.stop_after,
+                            checkpoint_every=max(1, config.steps // 20))
         return {"checkpoint": str(self.checkpoint), "test_set": f"{spec.target}/"
                 f"{spec.target_test_split}", **outcome(done, config)}
 

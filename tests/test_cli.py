@@ -20,23 +20,10 @@ import pytest
 from dann_from_scratch import checkpoint as ckpt_io
 from dann_from_scratch.cli import main
 from pipeline_fixtures import _cache, _one_blas_thread, cache_root  # noqa: F401 (fixtures)
+from pipeline_fixtures import one_line_error, run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TINY = ["--quick", "--steps", "4", "--batch-size", "16", "--no-progress"]
-
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(err: str) -> str:
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, f"expected one line on stderr, got: {err!r}"
-    assert lines[0].startswith("error: ") and "Traceback" not in err
-    return lines[0]
 
 
 # -- bad arguments: exit 2, one line, a hint --------------------------------------------------------
@@ -156,12 +143,15 @@ def test_stop_after_then_resume_equals_uninterrupted_run(capsys, tmp_path):
     assert b.step == 6
     for k, v in a.model_state.items():
         np.testing.assert_array_equal(v, b.model_state[k], err_msg=k)
-    # resuming with a conflicting setting is a usage error (the one resume check of runs.py)
+    # resuming with a conflicting setting is a usage error (the one resume check of runs.py),
+    # and the refused run leaves the checkpoint and its sidecar as they were
+    files = cut.read_bytes(), cut.with_suffix(".json").read_bytes()
     code, out, err = run(capsys, "train", "--resume", str(cut), "--steps", "9")
     assert code == 2 and "--steps 9 differs" in one_line_error(err)
     code, out, err = run(capsys, "train", "--resume", str(cut), "--method", "source_only")
     assert code == 2 and "--method source_only differs from the checkpoint's dann" in \
         one_line_error(err)
+    assert (cut.read_bytes(), cut.with_suffix(".json").read_bytes()) == files
 
 
 def test_ctrl_c_leaves_a_resumable_checkpoint(tmp_path, cache_root):
