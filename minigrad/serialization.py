@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import BinaryIO, Callable
 
@@ -33,10 +34,16 @@ def atomic_write(path, write: Callable[[BinaryIO], object]) -> Path:
     disk (``fsync``) before the rename, the file gets the mode ``open()`` would give, and on
     any failure (Ctrl-C included) the temporary file is removed and ``path`` is left as it
     was. Returns ``path`` as a :class:`~pathlib.Path`.
+
+    Only a killed process (``kill -9``) leaves its temporary file behind. The file's name
+    carries the writer's process id, so the next write to ``path`` removes the temporary
+    files of writers that no longer run (never those of a live one, which may be writing).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -49,6 +56,28 @@ def atomic_write(path, write: Callable[[BinaryIO], object]) -> Path:
             os.remove(tmp)
         raise
     return path
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete ``.NAME.PID.*.tmp`` beside ``path`` whose writer PID is no longer running."""
+    prefix = f".{path.name}."
+    for candidate in path.parent.glob(f"{glob_escape(prefix)}*.tmp"):
+        pid = candidate.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _process_exists(int(pid)):
+            try:
+                candidate.unlink()
+            except FileNotFoundError:   # another writer cleaned it first
+                pass
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)                  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:              # it exists, under another user
+        return True
+    return True
 
 
 def save_arrays(arrays: dict, path) -> Path:

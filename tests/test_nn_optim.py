@@ -303,3 +303,24 @@ def test_optimizer_state_follows_the_model_to_the_gpu():
     m(x.to("cuda")).sum().backward()
     opt.step()  # velocities move with the parameters
     assert all(p.device == "cuda" for p in m.parameters())
+
+
+def test_atomic_write_removes_temporaries_of_killed_writers_only(tmp_path):
+    """A writer killed mid-save (kill -9) leaves ``.NAME.PID.*.tmp``; the next write to the
+    same file removes it when that PID no longer runs, and leaves a live writer's alone."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)                      # exited: no such process any more
+    target = tmp_path / "state.npz"
+    stale = tmp_path / f".state.npz.{dead_pid}.abc123.tmp"
+    live = tmp_path / f".state.npz.{os.getpid()}.def456.tmp"   # this process: alive
+    other = tmp_path / f".other.npz.{dead_pid}.xyz.tmp"         # another file's: not ours
+    for f in (stale, live, other):
+        f.write_bytes(b"half a file")
+    mg.save_arrays({"w": np.arange(3.0)}, target)
+    assert not stale.exists() and live.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, live.name,
+                                                                 other.name])
