@@ -184,6 +184,15 @@ class DenseLinearSVC(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(scores, axis=1)]
 
 
+def checked_C_grid(C_grid) -> list:
+    """The candidate SVM costs as floats; ValueError unless a non-empty list of positive,
+    finite numbers (the one check for every ``C_grid`` argument)."""
+    C_grid = [float(c) for c in C_grid]
+    if not C_grid or any(not (c > 0 and math.isfinite(c)) for c in C_grid):
+        raise ValueError(f"C_grid must be a non-empty list of positive numbers, got {C_grid}")
+    return C_grid
+
+
 def linear_svm(C: float = 1.0, *, seed: int = 0, max_iter: int = 5000) -> Pipeline:
     """``StandardScaler -> DenseLinearSVC(C)``: the scaler is fit on whatever ``fit`` receives.
     (``seed`` is accepted for symmetry with the other helpers; the solver is deterministic.)"""
@@ -209,9 +218,7 @@ def retrain_last_layer_svm(features_src, y_src, features_tgt, y_tgt=None,
     _check_same_dim(Xs, Xt)
     _check_two_classes(ys, "source labels")
     yt = None if y_tgt is None else _as_labels(y_tgt, Xt.shape[0], "target labels")
-    C_grid = [float(c) for c in C_grid]
-    if not C_grid or any(not (c > 0 and math.isfinite(c)) for c in C_grid):
-        raise ValueError(f"C_grid must be a non-empty list of positive numbers, got {C_grid}")
+    C_grid = checked_C_grid(C_grid)
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
     rng = np.random.default_rng(seed)

@@ -131,12 +131,10 @@ def _domain_split(features_src, features_tgt, max_samples: int | None, seed: int
 def _domain_errors(split, C_grid: Sequence[float], seed: int, max_iter: int) -> dict[float, float]:
     from sklearn.exceptions import ConvergenceWarning
 
-    from .linear_svm import linear_svm
+    from .linear_svm import checked_C_grid, linear_svm
 
     X_train, y_train, X_test, y_test = split
-    C_grid = [float(c) for c in C_grid]
-    if not C_grid or any(not (c > 0 and math.isfinite(c)) for c in C_grid):
-        raise ValueError(f"C_grid must be a non-empty list of positive numbers, got {C_grid}")
+    C_grid = checked_C_grid(C_grid)
     errors = {}
     for C in C_grid:
         clf = linear_svm(C, seed=seed, max_iter=max_iter)
