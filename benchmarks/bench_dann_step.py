@@ -1,20 +1,24 @@
-"""Time one DANN training step on the paper's MNIST network: minigrad against PyTorch.
+"""Time one DANN training step on the paper's networks: minigrad against PyTorch.
 
-The step (Ganin & Lempitsky 2015, MNIST -> MNIST-M architecture), float32:
+The step (Ganin & Lempitsky 2015), float32, on each of the paper's image networks
+(``--net mnist,svhn,gtsrb``, all three by default; see ``dann_from_scratch.models``):
 
-* a batch of 128 images 3x28x28 (64 "source" + 64 "target");
-* feature extractor: conv 5x5x32 -> maxpool 2x2/2 -> ReLU -> conv 5x5x48 -> maxpool 2x2/2
-  -> ReLU -> flatten (48*4*4 = 768 features). The paper writes ReLU before max-pooling;
-  max-pooling first gives the same values and gradients (ReLU is monotone and commutes
-  with max) on a 4x smaller tensor, so both frameworks here pool first; minigrad runs each
-  conv -> pool -> ReLU block as one fused layer (``nn.fuse_conv_pool``), as the paper's
-  model builders in ``dann_from_scratch.models`` do (docs/performance.md);
-* label head fc100-ReLU-fc100-ReLU-fc10 with cross-entropy on the 64 source images;
-* domain head fc100-ReLU-fc1 with the logistic loss on all 128 images, behind a gradient
-  reversal layer (identity forward, -lambda * grad backward);
+* a batch of 128 images (64 "source" + 64 "target"): 3x28x28 (MNIST), 3x32x32 (SVHN),
+  3x40x40 (GTSRB);
+* the feature extractor G_f: MNIST conv5x5x32 - pool 2x2/2 - conv5x5x48 - pool 2x2/2;
+  SVHN conv5x5x64 - pool 3x3/2 - conv5x5x64 - pool 3x3/2 - conv5x5x128, padding 2;
+  GTSRB conv5x5x96 - pool 2x2/2 - conv3x3x144 - pool 2x2/2 - conv5x5x256 - pool 2x2/2;
+  a ReLU after every conv (max-pooling first: same values and gradients, on 4x fewer
+  numbers). minigrad runs the network exactly as ``dann_from_scratch.models.build_model``
+  builds it (each conv - 2x2 pool - ReLU block fused, docs/performance.md); PyTorch runs
+  the same layers with its own kernels;
+* the label head G_y (MNIST fc100-fc100-fc10, SVHN fc3072-fc2048-fc10, GTSRB fc512-fc43)
+  with cross-entropy on the 64 source images;
+* the domain head G_d (MNIST fc100-fc1, SVHN and GTSRB fc1024-fc1024-fc1) with the
+  logistic loss on all 128 images, behind a gradient reversal layer;
 * one backward pass, one SGD step with momentum 0.9.
 
-Each measurement runs in a fresh subprocess (one per framework and thread count), and the
+Each measurement runs in a fresh subprocess (one per network, framework and thread count), and the
 frameworks alternate A B A B ..., because other processes on the machine make single
 timings unreliable. Each process warms up, times
 ``--steps`` steps and reports the median; this script prints the median over rounds, the
@@ -28,9 +32,10 @@ freed every step are unmapped and page-faulted back in, and timings swing widely
 
 Usage::
 
-    python benchmarks/bench_dann_step.py                      # 2 and 1 threads, cpu
-    python benchmarks/bench_dann_step.py --threads 2 --rounds 5 --steps 30
-    python benchmarks/bench_dann_step.py --profile            # minigrad time per op
+    python benchmarks/bench_dann_step.py                      # 3 nets, 2 and 1 threads, cpu
+    python benchmarks/bench_dann_step.py --net svhn --threads 2 --rounds 5
+    python benchmarks/bench_dann_step.py --net svhn --profile # minigrad time per op
+    python benchmarks/bench_dann_step.py --threads 1 --clock cpu   # on a shared machine
     python benchmarks/bench_dann_step.py --device cuda        # minigrad on CuPy
 """
 from __future__ import annotations
@@ -46,52 +51,48 @@ import time
 TUNED_GLIBC = "glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_threshold=1073741824"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-N_SRC, N_TGT, N_CLASSES = 64, 64, 10
+N_SRC, N_TGT = 64, 64
 LAMBDA, LR, MOMENTUM = 0.5, 0.01, 0.9
+
+# The paper's networks, as dann_from_scratch.models builds them: input side, conv blocks
+# (out channels, kernel, padding, (pool kernel, pool stride) or None), the heads' hidden
+# sizes and the number of classes. PyTorch's copy is built from this table; minigrad's
+# network comes from build_model itself, and the two are checked to have the same shapes.
+NETS = {
+    "mnist": dict(size=28, convs=[(32, 5, 0, (2, 2)), (48, 5, 0, (2, 2))],
+                  label=(100, 100), classes=10, domain=(100,), steps=30),
+    "svhn": dict(size=32, convs=[(64, 5, 2, (3, 2)), (64, 5, 2, (3, 2)), (128, 5, 2, None)],
+                 label=(3072, 2048), classes=10, domain=(1024, 1024), steps=8),
+    "gtsrb": dict(size=40, convs=[(96, 5, 0, (2, 2)), (144, 3, 0, (2, 2)), (256, 5, 0, (2, 2))],
+                  label=(512,), classes=43, domain=(1024, 1024), steps=8),
+}
 
 
 # -- the data (identical for both frameworks) ------------------------------------------------------
-def make_batch(np):
+def make_batch(np, net: str):
+    spec = NETS[net]
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((N_SRC + N_TGT, 3, 28, 28)).astype(np.float32)
-    y = rng.integers(0, N_CLASSES, N_SRC)
+    x = rng.standard_normal((N_SRC + N_TGT, 3, spec["size"], spec["size"])).astype(np.float32)
+    y = rng.integers(0, spec["classes"], N_SRC)
     d = np.concatenate([np.zeros((N_SRC, 1)), np.ones((N_TGT, 1))]).astype(np.float32)
     return x, y, d
 
 
 # -- minigrad ---------------------------------------------------------------------------------------
-def minigrad_step_fn(device: str):
+def minigrad_step_fn(device: str, net: str):
     import numpy as np
 
     sys.path.insert(0, ROOT)
     import minigrad as mg
-    from minigrad import Function, nn, ops, optim
+    from minigrad import ops, optim
+    from dann_from_scratch.models import build_model
 
-    class GradReverse(Function):
-        """Identity forward; backward multiplies the gradient by -lambda."""
+    model = build_model(net, rng=0)
+    model.to(device)
+    model.grl.lambda_ = LAMBDA
+    opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
 
-        def forward(self, x, lam):
-            self.lam = lam
-            return x
-
-        def backward(self, grad):
-            return grad * grad.dtype.type(-self.lam)
-
-    rng = np.random.default_rng(0)
-    features = nn.fuse_conv_pool(nn.Sequential(
-        nn.Conv2d(3, 32, 5, rng=rng), nn.MaxPool2d(2), nn.ReLU(),
-        nn.Conv2d(32, 48, 5, rng=rng), nn.MaxPool2d(2), nn.ReLU(),
-        nn.Flatten()))
-    label = nn.Sequential(nn.Linear(768, 100, rng=rng), nn.ReLU(), nn.Linear(100, 100, rng=rng),
-                          nn.ReLU(), nn.Linear(100, N_CLASSES, rng=rng))
-    domain = nn.Sequential(nn.Linear(768, 100, rng=rng), nn.ReLU(), nn.Linear(100, 1, rng=rng))
-    modules = (features, label, domain)
-    for m in modules:
-        m.to(device)
-    params = [p for m in modules for p in m.parameters()]
-    opt = optim.SGD(params, lr=LR, momentum=MOMENTUM)
-
-    x, y, d = make_batch(np)
+    x, y, d = make_batch(np, net)
     x = mg.Tensor(x).to(device)
     d = mg.Tensor(d).to(device)
     y = mg.backend.to_device(y, device)
@@ -103,19 +104,19 @@ def minigrad_step_fn(device: str):
 
     def step():
         opt.zero_grad()
-        f = features(x)
-        loss = (ops.cross_entropy(label(f[:N_SRC]), y)
-                + ops.binary_cross_entropy_with_logits(domain(GradReverse.apply(f, lam=LAMBDA)), d))
+        f = model.features(x)
+        loss = (ops.cross_entropy(model.label_predictor(f[:N_SRC]), y)
+                + ops.binary_cross_entropy_with_logits(model.domain_classifier(model.grl(f)), d))
         loss.backward()
         opt.step()
         sync()
         return loss
 
-    return step, opt
+    return step, sorted(tuple(p.shape) for p in model.parameters())
 
 
 # -- PyTorch ----------------------------------------------------------------------------------------
-def torch_step_fn(device: str, threads: int):
+def torch_step_fn(device: str, threads: int, net: str):
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -123,6 +124,7 @@ def torch_step_fn(device: str, threads: int):
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    spec = NETS[net]
 
     class GradReverse(torch.autograd.Function):
         @staticmethod
@@ -134,16 +136,29 @@ def torch_step_fn(device: str, threads: int):
         def backward(ctx, grad):
             return -ctx.lam * grad, None
 
-    features = nn.Sequential(
-        nn.Conv2d(3, 32, 5), nn.MaxPool2d(2), nn.ReLU(),
-        nn.Conv2d(32, 48, 5), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten())
-    label = nn.Sequential(nn.Linear(768, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(),
-                          nn.Linear(100, N_CLASSES))
-    domain = nn.Sequential(nn.Linear(768, 100), nn.ReLU(), nn.Linear(100, 1))
+    layers, channels, size = [], 3, spec["size"]
+    for out, k, pad, pool in spec["convs"]:
+        layers.append(nn.Conv2d(channels, out, k, padding=pad))
+        channels, size = out, size + 2 * pad - k + 1
+        if pool is not None:
+            layers.append(nn.MaxPool2d(*pool))
+            size = (size - pool[0]) // pool[1] + 1
+        layers.append(nn.ReLU())
+    features = nn.Sequential(*layers, nn.Flatten())
+    dim = channels * size * size
+
+    def head(hidden, out):
+        mods, width = [], dim
+        for h in hidden:
+            mods += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        return nn.Sequential(*mods, nn.Linear(width, out))
+
+    label, domain = head(spec["label"], spec["classes"]), head(spec["domain"], 1)
     modules = nn.ModuleList([features, label, domain]).to(device)
     opt = torch.optim.SGD(modules.parameters(), lr=LR, momentum=MOMENTUM)
 
-    x, y, d = (torch.from_numpy(a).to(device) for a in make_batch(np))
+    x, y, d = (torch.from_numpy(a).to(device) for a in make_batch(np, net))
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def step():
@@ -156,11 +171,11 @@ def torch_step_fn(device: str, threads: int):
         sync()
         return loss
 
-    return step, opt
+    return step, sorted(tuple(p.shape) for p in modules.parameters())
 
 
 # -- profiling (minigrad only): time spent in each op's forward and backward ------------------------
-def install_op_timers(device):
+def install_op_timers(device, clock):
     """Wrap every Function subclass's forward/backward with a timer (synchronising the GPU
     around each so the figures are per op). Returns the dict that accumulates seconds."""
     sys.path.insert(0, ROOT)
@@ -182,11 +197,11 @@ def install_op_timers(device):
 
         def timed(self, *args, **kwargs):
             sync()
-            start = time.perf_counter()
+            start = clock()
             result = original(self, *args, **kwargs)
             sync()
             key = f"{type(self).__name__}.{method}"  # the op's class, not the base defining it
-            totals[key] = totals.get(key, 0.0) + time.perf_counter() - start
+            totals[key] = totals.get(key, 0.0) + clock() - start
             return result
 
         setattr(cls, method, timed)
@@ -201,10 +216,10 @@ def install_op_timers(device):
 
     def timed_step(self):
         sync()
-        start = time.perf_counter()
+        start = clock()
         original_step(self)
         sync()
-        totals["SGD.step"] = totals.get("SGD.step", 0.0) + time.perf_counter() - start
+        totals["SGD.step"] = totals.get("SGD.step", 0.0) + clock() - start
 
     optim_mod.SGD.step = timed_step
     return totals
@@ -233,11 +248,12 @@ def _own_cpu_seconds():
 def worker(args) -> None:
     import resource
 
-    totals = install_op_timers(args.device) if args.profile else None
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    totals = install_op_timers(args.device, clock) if args.profile else None
     if args.framework == "minigrad":
-        step, _ = minigrad_step_fn(args.device)
+        step, shapes = minigrad_step_fn(args.device, args.net)
     else:
-        step, _ = torch_step_fn(args.device, args.threads)
+        step, shapes = torch_step_fn(args.device, args.threads, args.net)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for _ in range(args.warmup):
         step()
@@ -246,9 +262,9 @@ def worker(args) -> None:
     times = []
     busy0, own0, wall0 = _machine_busy_seconds(), _own_cpu_seconds(), time.perf_counter()
     for _ in range(args.steps):
-        start = time.perf_counter()
+        start = clock()
         loss = step()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     busy1, own1, wall1 = _machine_busy_seconds(), _own_cpu_seconds(), time.perf_counter()
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # CPU time the *other* processes used while we were timing, in cores on average
@@ -261,17 +277,18 @@ def worker(args) -> None:
         "peak_rss_mb": rss_peak / 1024,
         "step_rss_mb": (rss_peak - rss_before) / 1024,
         "other_load": other,
+        "param_shapes": shapes,
     }
     if totals is not None:
         result["profile_ms"] = {k: 1e3 * v / args.steps for k, v in totals.items()}
     print("RESULT " + json.dumps(result))
 
 
-def run_child(framework, threads, args) -> dict:
+def run_child(framework, threads, net, args) -> dict:
     """Run one worker; rerun it (up to ``--retries`` times, after a pause) while other
     processes kept more than ``--max-other-load`` cores busy during its timed steps."""
     for attempt in range(args.retries + 1):
-        result = _run_child_once(framework, threads, args)
+        result = _run_child_once(framework, threads, net, args)
         load = result.get("other_load")
         result["attempts"] = attempt + 1
         if load is None or load <= args.max_other_load:
@@ -282,7 +299,7 @@ def run_child(framework, threads, args) -> dict:
     return result
 
 
-def _run_child_once(framework, threads, args) -> dict:
+def _run_child_once(framework, threads, net, args) -> dict:
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
@@ -292,8 +309,9 @@ def _run_child_once(framework, threads, args) -> dict:
     else:
         env.pop("GLIBC_TUNABLES", None)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework,
-           "--threads", str(threads), "--steps", str(args.steps), "--warmup", str(args.warmup),
-           "--device", args.device] + (["--profile"] if args.profile else [])
+           "--threads", str(threads), "--net", net,
+           "--steps", str(args.steps or NETS[net]["steps"]), "--warmup", str(args.warmup),
+           "--device", args.device, "--clock", args.clock] + (["--profile"] if args.profile else [])
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -318,8 +336,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", default="2,1",
                         help="comma-separated thread counts to measure (default: 2,1)")
-    parser.add_argument("--steps", type=int, default=30, help="timed steps per process")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed steps per process first")
+    parser.add_argument("--net", default="mnist,svhn,gtsrb",
+                        help="comma-separated networks to time (default: mnist,svhn,gtsrb)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="timed steps per process (default: 30 for mnist, 8 for svhn "
+                             "and gtsrb)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps per process first")
     parser.add_argument("--rounds", type=int, default=3,
                         help="A/B rounds (fresh processes) per thread count")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
@@ -331,6 +353,10 @@ def main() -> None:
                              "cores (on average) during its timed steps (default 0.1)")
     parser.add_argument("--retries", type=int, default=4, help="reruns of a contended process")
     parser.add_argument("--retry-pause", type=float, default=10.0, help="seconds before a rerun")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="what a step's time is: wall-clock (the protocol) or this "
+                             "process's CPU time, which other processes on the machine disturb "
+                             "far less; comparable only at 1 thread (idle BLAS threads spin)")
     parser.add_argument("--profile", action="store_true",
                         help="also print where minigrad's step time goes, per op")
     parser.add_argument("--worker", choices=("minigrad", "torch"), help=argparse.SUPPRESS)
@@ -342,50 +368,75 @@ def main() -> None:
         worker(args)
         return
 
+    nets = [n.strip() for n in args.net.split(",") if n.strip()]
+    unknown = [n for n in nets if n not in NETS]
+    if unknown:
+        parser.error(f"unknown --net {', '.join(unknown)}; expected some of {', '.join(NETS)}")
     frameworks = ["minigrad"] + ([] if args.no_torch or not torch_available(args.device) else ["torch"])
-    print(f"DANN MNIST step: batch {N_SRC}+{N_TGT} x 3x28x28 float32, device {args.device}, "
-          f"{args.steps} timed steps after {args.warmup} warm-up, {args.rounds} rounds")
+    print(f"DANN step: batch {N_SRC}+{N_TGT} float32, device {args.device}, "
+          f"{args.warmup} warm-up steps then {args.steps or 'the net default of'} timed "
+          f"steps per process, {args.rounds} rounds (fresh processes, alternating)")
     print(f"allocator: {args.allocator}"
-          + (f" (GLIBC_TUNABLES={TUNED_GLIBC})" if args.allocator == "tuned" else " (glibc defaults)"))
+          + (f" (GLIBC_TUNABLES={TUNED_GLIBC})" if args.allocator == "tuned" else " (glibc defaults)")
+          + f"; clock: {args.clock}")
     if len(frameworks) == 1:
         print(f"PyTorch not importable{' with CUDA' if args.device == 'cuda' else ''} "
               "(or --no-torch): timing minigrad only")
 
-    for threads in (int(t) for t in args.threads.split(",")):
-        runs = {fw: [] for fw in frameworks}
-        for r in range(args.rounds):
-            order = frameworks if r % 2 == 0 else frameworks[::-1]  # A B, B A, ...
-            for fw in order:
-                runs[fw].append(run_child(fw, threads, args))
-                print(f"  [{threads} thread(s), round {r + 1}/{args.rounds}] {fw}: "
-                      f"{_describe(runs[fw][-1])} ms", file=sys.stderr, flush=True)
-        print(f"\n== {threads} thread(s) ==")
-        med = {}
-        for fw in frameworks:
-            ms = [res["median_ms"] for res in runs[fw]]
-            med[fw] = statistics.median(ms)
-            peak = max(res["peak_rss_mb"] for res in runs[fw])
-            step_mem = max(res["step_rss_mb"] for res in runs[fw])
-            print(f"{fw:9s} {med[fw]:7.1f} ms/step  (median of process medians; per process: "
-                  f"{', '.join(_describe(res) for res in runs[fw])})")
-            print(f"{'':9s} peak RSS {peak:.0f} MB (+{step_mem:.0f} MB during the steps)  "
-                  f"final loss {runs[fw][-1]['loss']:.4f}")
-        contended = sum(res.get("contended", False) for fw in frameworks for res in runs[fw])
-        if contended:
-            print(f"WARNING: {contended} process(es) ran while other processes kept more than "
-                  f"{args.max_other_load} cores busy (marked *): treat these figures with care")
+    summary = []
+    for net in nets:
+        for threads in (int(t) for t in args.threads.split(",")):
+            med = measure(net, threads, frameworks, args)
+            summary.append((net, threads, med))
+    print("\n== summary (median ms per step; ratio = minigrad / torch) ==")
+    for net, threads, med in summary:
+        line = f"{net:6s} {threads} thread(s): minigrad {med['minigrad']:8.1f}"
         if "torch" in med:
-            print(f"ratio minigrad / torch: {med['minigrad'] / med['torch']:.2f}x")
-        if args.profile:
-            profiles = [res["profile_ms"] for res in runs["minigrad"]]
-            keys = sorted(profiles[0], key=lambda k: -statistics.median(p.get(k, 0) for p in profiles))
-            total = 0.0
-            print("minigrad time per step by op (median over processes, ms; profiling adds overhead):")
-            for k in keys:
-                v = statistics.median(p.get(k, 0.0) for p in profiles)
-                total += v
-                print(f"  {k:28s} {v:7.2f}")
-            print(f"  {'sum of ops':28s} {total:7.2f}")
+            line += f"   torch {med['torch']:8.1f}   ratio {med['minigrad'] / med['torch']:.2f}x"
+        print(line)
+
+
+def measure(net, threads, frameworks, args) -> dict:
+    """Time ``net`` at ``threads`` threads, frameworks alternating; print and return medians."""
+    runs = {fw: [] for fw in frameworks}
+    for r in range(args.rounds):
+        order = frameworks if r % 2 == 0 else frameworks[::-1]  # A B, B A, ...
+        for fw in order:
+            runs[fw].append(run_child(fw, threads, net, args))
+            print(f"  [{net}, {threads} thread(s), round {r + 1}/{args.rounds}] {fw}: "
+                  f"{_describe(runs[fw][-1])} ms", file=sys.stderr, flush=True)
+    if "torch" in runs and runs["torch"][0]["param_shapes"] != runs["minigrad"][0]["param_shapes"]:
+        raise RuntimeError(f"{net}: the PyTorch copy of the network has other parameter shapes "
+                           f"than minigrad's:\n{runs['torch'][0]['param_shapes']}\n"
+                           f"{runs['minigrad'][0]['param_shapes']}")
+    print(f"\n== {net}, {threads} thread(s) ==")
+    med = {}
+    for fw in frameworks:
+        ms = [res["median_ms"] for res in runs[fw]]
+        med[fw] = statistics.median(ms)
+        peak = max(res["peak_rss_mb"] for res in runs[fw])
+        step_mem = max(res["step_rss_mb"] for res in runs[fw])
+        print(f"{fw:9s} {med[fw]:7.1f} ms/step  (median of process medians; per process: "
+              f"{', '.join(_describe(res) for res in runs[fw])})")
+        print(f"{'':9s} peak RSS {peak:.0f} MB (+{step_mem:.0f} MB during the steps)  "
+              f"final loss {runs[fw][-1]['loss']:.4f}")
+    contended = sum(res.get("contended", False) for fw in frameworks for res in runs[fw])
+    if contended:
+        print(f"WARNING: {contended} process(es) ran while other processes kept more than "
+              f"{args.max_other_load} cores busy (marked *): treat these figures with care")
+    if "torch" in med:
+        print(f"ratio minigrad / torch: {med['minigrad'] / med['torch']:.2f}x")
+    if args.profile:
+        profiles = [res["profile_ms"] for res in runs["minigrad"]]
+        keys = sorted(profiles[0], key=lambda k: -statistics.median(p.get(k, 0) for p in profiles))
+        total = 0.0
+        print("minigrad time per step by op (median over processes, ms; profiling adds overhead):")
+        for k in keys:
+            v = statistics.median(p.get(k, 0.0) for p in profiles)
+            total += v
+            print(f"  {k:28s} {v:7.2f}")
+        print(f"  {'sum of ops':28s} {total:7.2f}")
+    return med
 
 
 if __name__ == "__main__":

@@ -23,6 +23,9 @@ import minigrad as mg
 from minigrad import Function, Tensor
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"  # CI runs every chapter in quick mode
+if QUICK:
+    print("Quick mode (CHAPTER_QUICK=1): tiny data and few steps, only to run the code - "
+          "the numbers below are not meaningful.")
 
 # %% [markdown]
 # ## A first gradient
@@ -128,3 +131,23 @@ for step in range(50 if QUICK else 200):
     opt.step()
 print(f"learned w = {layer.weight.data.item():.3f} (true 3), b = {layer.bias.data.item():.3f} (true -1), "
       f"loss {loss.item():.4f}")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. *(easy)* Replace tanh by the sigmoid in the first cell: f(x, w) = sigmoid(w * x + 1)
+#    (`mg.ops.sigmoid`). Work out df/dw and df/dx by hand and check them against the tape.
+# 2. *(easy)* Run `loss.backward()` on two different losses of the same leaf without
+#    resetting its `.grad` in between. What do you find in `.grad`, and why is adding (rather
+#    than overwriting) the only correct rule when one tensor feeds several ops, as `a` does
+#    in `a * a`?
+# 3. *(medium)* Let `x` have shape (3, 1) and `y` shape (4,). `(x + y)` has shape (3, 4);
+#    predict the shapes and values of `x.grad` and `y.grad` after `(x + y).sum().backward()`,
+#    then check. Read `sum_to_shape` in minigrad/function.py: which axes does it sum, and why?
+# 4. *(medium)* Write a `Softsign` op, x / (1 + |x|), as a `Function` and pass `gradcheck`.
+#    Then break its backward on purpose and read the error: which element does it name?
+# 5. *(hard)* Build a chain of 10,000 `tanh` ops and call `backward`. Why would a recursive
+#    walk of the graph fail here? Write the reverse topological order yourself, without
+#    recursion, and compare it with minigrad's. This is the heart of assignment A1, the tape
+#    (`Tensor.backward`, un-broadcasting, the backward of the arithmetic ops; see
+#    coursework/A1/README.md).

@@ -27,6 +27,9 @@ from minigrad import nn
 from minigrad.ops import col2im, im2col
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
+if QUICK:
+    print("Quick mode (CHAPTER_QUICK=1): tiny data and few steps, only to run the code - "
+          "the numbers below are not meaningful.")
 rng = np.random.default_rng(0)
 
 # %% [markdown]
@@ -163,3 +166,27 @@ for epoch in range(3 if QUICK else 12):
         acc = (net(mg.Tensor(xte)).data.argmax(1) == yte).mean()
     print(f"epoch {epoch + 1:2d}  loss {loss.item():.3f}  test accuracy {acc:.3f}")
 print(f"trained in {time.perf_counter() - start:.1f} s")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. *(easy)* Follow the digits net's shapes by hand: an 8x8 image, a 3x3 conv with
+#    padding 1, a 2x2 pool, again, then `Flatten`. Where does the 128 of `nn.Linear(128, 64)`
+#    come from? Check with a forward pass that prints every intermediate shape.
+# 2. *(easy)* Repeat the adjoint check <im2col(x), y> = <x, col2im(y)> with stride 1 and
+#    padding 1. With stride 1 a 3x3 window overlaps its neighbours: why must col2im *add*
+#    into the input positions instead of assigning to them?
+# 3. *(medium)* Make a max-pooling window hold a tie (two equal maxima) and run `gradcheck`
+#    on `max_pool2d` there. Why does it fail, and which element gets the gradient in
+#    minigrad's backward? Compare with `max_pool2d_simple`, and then with `avg_pool2d`,
+#    which has no kinks at all.
+# 4. *(medium)* Train the digits convnet again with `weight_decay=1e-4` in `SGD`, and with
+#    momentum 0. How do the test accuracy and the number of epochs needed change? Assignment
+#    A4 (layers and optimisers: `Linear`/`Conv2d` modules, SGD with momentum and weight
+#    decay, a convnet on these digits above 95%; see coursework/A4/README.md) asks you to
+#    write these pieces yourself.
+# 5. *(hard)* Write a convolution forward of your own from `im2col` and one matrix product
+#    (mind minigrad's channels-last column order, KH*KW*C), then its backward with `col2im`,
+#    and compare both with `mg.ops.conv2d` and `gradcheck`. That is assignment A3,
+#    convolution and pooling (im2col/col2im, conv2d forward and backward, pooling backward,
+#    the adjoint identity as your own check; see coursework/A3/README.md).

@@ -23,6 +23,9 @@ import minigrad as mg
 from minigrad import backend
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
+if QUICK:
+    print("Quick mode (CHAPTER_QUICK=1): tiny data and few steps, only to run the code - "
+          "the numbers below are not meaningful.")
 
 # %%
 x = mg.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
@@ -75,3 +78,23 @@ if mg.gpu_available():
 # moves them, so a seed gives the same model on both devices; and the scatter-add needed
 # by the backward of indexing goes through `backend.add_at`, the one place that knows how
 # each library spells it.
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. *(easy)* What does `backend.get_array_module` return for a NumPy array, a `Tensor`, a
+#    Python float, and for no argument at all? Read its code to explain each answer.
+# 2. *(easy)* Build the same network twice with `rng=0` and check that every parameter is
+#    equal. Why does minigrad draw initial weights with a NumPy `Generator` on the CPU even
+#    when the model is going to live on the GPU?
+# 3. *(medium)* Pick one op in minigrad/ops and find every place it uses `self.xp`. What
+#    would break on a GPU if one of them were written `np.` instead?
+# 4. *(medium)* In plain NumPy, compare `a[[0, 0, 1]] += 1` with `np.add.at(a, [0, 0, 1], 1)`.
+#    Why does the backward of indexing with repeated indices need the second (the job of
+#    `backend.add_at`)? Assignment A2 (reductions, shapes and losses: `getitem` with repeated
+#    indices; see coursework/A2/README.md) tests exactly this case.
+# 5. *(hard)* With a GPU: time the network's forward and backward on both devices for
+#    batches of 16, 256 and 4096 images. Where does the GPU start to win, and why not for
+#    tiny batches? Without a GPU: explain from the code of `Tensor.to` and
+#    `get_array_module` what would happen, step by step, in `x + y` with `x` on the CPU and
+#    `y` on the GPU.

@@ -29,6 +29,9 @@ from dann_from_scratch.grl import GradientReversal, GradientReversalLayer, grad_
 from dann_from_scratch.schedules import paper_lambda, paper_lr
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
+if QUICK:
+    print("Quick mode (CHAPTER_QUICK=1): tiny data and few steps, only to run the code - "
+          "the numbers below are not meaningful.")
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
 OUT.mkdir(parents=True, exist_ok=True)
 
@@ -150,7 +153,7 @@ a = Tensor(np.ones((2, 2), np.float32), requires_grad=True)
 print("forward shares memory with its input:", GradientReversal.apply(a, lambda_=1.0).data is a.data)
 
 # %%
-from dann_from_scratch.plots import save_figure  # noqa: E402
+from dann_from_scratch.plots import save_figure, show_if_notebook  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 ps = np.linspace(0, 1, 201)
@@ -162,4 +165,23 @@ axes[1].set_title(r"learning rate $\mu_p$")
 for ax in axes:
     ax.set_xlabel("training progress p")
     ax.grid(alpha=0.3)
-print("saved", save_figure(fig, OUT / "04_schedules.png"))
+print("saved", show_if_notebook(save_figure(fig, OUT / "04_schedules.png")))
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. *(easy)* In the first cell set `lam` to 0 and then to -1. Predict `x.grad` and `w.grad`
+#    before you run it.
+# 2. *(easy)* Solve lambda_p = 0.5 for p by hand (the answer is ln(3) / 10) and check it
+#    with `paper_lambda()`. What is mu_p at the end of training (p = 1)?
+# 3. *(medium)* gradcheck reports the worst element for lambda = 1 and lambda = 0: which
+#    "expected" and "got" values do you predict for each, knowing the forward is the
+#    identity? Check against the messages printed above.
+# 4. *(medium)* Write the GRL yourself as a `Function` (forward: the identity; backward:
+#    -lambda times the incoming gradient) and check it against `grad_reverse` on the
+#    two-headed graph above. Then write the two schedules lambda_p and mu_p. This is
+#    assignment A5, the paper (the gradient reversal layer, the schedules lambda_p and mu_p;
+#    see coursework/A5/README.md).
+# 5. *(hard)* Build the GRL from ordinary ops instead: R(x) = -lambda x + (1 + lambda)
+#    x.detach(). Show that its forward is the identity and its backward -lambda. Does
+#    gradcheck pass now? Explain why or why not - what kind of function is `detach`?

@@ -46,6 +46,9 @@ from dann_from_scratch.trainers import Batch, TrainConfig, dann_losses, train
 from minigrad import Tensor
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
+if QUICK:
+    print("Quick mode (CHAPTER_QUICK=1): tiny data and few steps, only to run the code - "
+          "the numbers below are not meaningful.")
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
 OUT.mkdir(parents=True, exist_ok=True)
 
@@ -152,3 +155,23 @@ compare(grl_net, saddle_net, start, f"MNIST net, {steps} steps of {batch_size}")
 # So the GRL is not an approximation of the saddle-point updates: it *is* them, computed
 # with one backward pass instead of two. That is what lets DANN be added to any
 # feed-forward network with one extra layer.
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. *(easy)* Set `lam = 0` in the one-step cell. Which blocks of the GRL gradient change,
+#    and which update of (4)-(6) does each block now equal?
+# 2. *(easy)* Differentiate E = L_y - lambda L_d literally with one backward pass (no GRL)
+#    and compare its theta_d block with g_d. Where do the sign and the factor lambda go,
+#    and why does update (6) descend L_d with weight 1?
+# 3. *(medium)* Time `train` against `train_saddle` for 200 steps on two moons. How many
+#    backward passes does each make per step, and does the ratio of the times match?
+# 4. *(medium)* Record the largest parameter difference between the two trainers after 50,
+#    200, 1000 and 3000 steps. How does the round-off drift grow, and how does it compare
+#    with the size of one update?
+# 5. *(hard)* Write one DANN training step yourself (a batch of source and target rows, the
+#    two losses, the GRL, one backward pass, the SGD update) and then the saddle-point
+#    version that combines g_y and g_d by hand as (4)-(6). Both must give the parameters of
+#    `GRLUpdater.step` and `SaddlePointUpdater.step`. This is assignment A5, the paper (one
+#    DANN step; the saddle-point updates (4)-(6) shown equal to the GRL; see
+#    coursework/A5/README.md).

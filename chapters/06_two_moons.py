@@ -28,11 +28,14 @@ import numpy as np
 from dann_from_scratch.datasets import make_two_moons
 from dann_from_scratch.metrics import proxy_a_distance
 from dann_from_scratch.models import build_model
-from dann_from_scratch.plots import plot_decision_boundary, save_figure
+from dann_from_scratch.plots import plot_decision_boundary, save_figure, show_if_notebook
 from dann_from_scratch.trainers import (TrainConfig, evaluate, predict_features, predict_logits,
                                         train)
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
+if QUICK:
+    print("Quick mode (CHAPTER_QUICK=1): tiny data and few steps, only to run the code - "
+          "the numbers below are not meaningful.")
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
 OUT.mkdir(parents=True, exist_ok=True)
 SEEDS = [0] if QUICK else [0, 1, 2, 3, 4]
@@ -106,7 +109,7 @@ for name, model in models.items():
     path = plot_decision_boundary(proba(model), xs, ys, xt, OUT / f"06_boundary_{name.lower()}.png",
                                   title=f"{name}: target accuracy {acc:.3f}", yt=yt,
                                   resolution=120 if QUICK else 250)
-    print("saved", path)
+    print("saved", show_if_notebook(path))
 
 # %% [markdown]
 # ## What the hidden layer sees - and a surprise
@@ -129,7 +132,7 @@ for ax, (name, model) in zip(axes, models.items()):
     ax.set_title(f"{name}: hidden units (PCA), proxy A-distance {d_a:.2f}")
     ax.legend()
     print(f"{name}: proxy A-distance of the hidden features = {d_a:.3f}")
-print("saved", save_figure(fig, OUT / "06_hidden_features_pca.png"))
+print("saved", show_if_notebook(save_figure(fig, OUT / "06_hidden_features_pca.png")))
 print(f"raw 2-D points: proxy A-distance = {proxy_a_distance(xs, xt):.3f}")
 
 # %% [markdown]
@@ -143,3 +146,21 @@ print(f"raw 2-D points: proxy A-distance = {proxy_a_distance(xs, xt):.3f}")
 # the domains apart - one that carries little class information, so the label predictor
 # is not hurt by it. The lesson: "G_d is fooled" is a statement about the adversary, not a
 # proof that the features are domain-invariant. Chapter 8 measures both on digits.
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. *(easy)* Run the two methods with `angle_deg=0` (no domain shift) and with
+#    `angle_deg=70`. When does DANN help, and can it hurt?
+# 2. *(easy)* Replace lambda = 6 by 1 and by 30 (`lambda_max` with the constant schedule).
+#    What happens to the target accuracy and to the source accuracy? Chapter 12 turns this
+#    into a sweep.
+# 3. *(medium)* Train DANN with the paper's schedules instead (`lambda_schedule="paper"`,
+#    `anneal_lr=True`) and the same number of steps. Does the ramp of lambda_p matter on
+#    this problem?
+# 4. *(hard)* The proxy A-distance above uses a *linear* classifier trained after the fact.
+#    Train a non-linear one instead (for instance scikit-learn's `SVC(kernel="rbf")` or
+#    `MLPClassifier`) on the hidden features of both networks, with the same balanced
+#    half/half protocol, and turn its held-out error eps into 2 (1 - 2 eps). Does DANN's
+#    representation look more or less domain-invariant now? Assignment A6, analysis (proxy
+#    A-distance; see coursework/A6/README.md), has you write the linear version.

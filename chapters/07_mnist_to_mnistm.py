@@ -38,11 +38,14 @@ from dann_from_scratch.datasets import load_domain
 from dann_from_scratch.datasets.preview import save_grid
 from dann_from_scratch.metrics import gap_covered
 from dann_from_scratch.models import build_model
-from dann_from_scratch.plots import plot_training_curves
+from dann_from_scratch.plots import plot_training_curves, show_if_notebook
 from dann_from_scratch.runs import train_run
 from dann_from_scratch.trainers import TrainConfig, evaluate
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
+if QUICK:
+    print("Quick mode (CHAPTER_QUICK=1): tiny data and few steps, only to run the code - "
+          "the numbers below are not meaningful.")
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
 OUT.mkdir(parents=True, exist_ok=True)
 
@@ -82,8 +85,9 @@ print(f"source MNIST   train {xs.shape} test {xs_test.shape}")
 print(f"target MNIST-M train {xt.shape} test {xt_test.shape}")
 show = np.random.default_rng(0).choice(len(xt), 16, replace=False)
 grid = np.concatenate([np.repeat(xs[show], 3, axis=3), xt[show]])
-print("saved", save_grid(grid, np.concatenate([ys[show], yt[show]]), OUT / "07_samples.png",
-                         title="MNIST (top two rows) and MNIST-M (bottom two rows)"))
+path = save_grid(grid, np.concatenate([ys[show], yt[show]]), OUT / "07_samples.png",
+                 title="MNIST (top two rows) and MNIST-M (bottom two rows)")
+print("saved", show_if_notebook(path))
 
 # %% [markdown]
 # As in the paper, MNIST-M is built from the MNIST training digits themselves: target image
@@ -166,7 +170,7 @@ if acc["target_only"] != acc["source_only"]:
 # detail matters that the paper leaves open: is "digit" in |patch - digit| MNIST's grey level
 # or a thresholded stroke? The released MNIST-M's pixel statistics match thresholded digits.
 # With MNIST and MNIST-M both thresholded - `dann reproduce mnist-mnistm --data-dir
-# ../shared/data --source mnist_binary --target mnistm_binary --seeds 0 1 2 --jobs 2`, 15,000
+# DIR --source mnist_binary --target mnistm_binary --seeds 0 1 2 --jobs 2`, 15,000
 # steps per network, 52 minutes on 2 cores - the same code gave source only .559, SA .547,
 # DANN .753 +- .009 over 3 seeds (paper .7666) and train on target .962: the paper's row
 # within a few points. With the grey digit as written (10,000 steps) DANN was fine (.785) but
@@ -187,8 +191,9 @@ if acc["target_only"] != acc["source_only"]:
 # 80% of the time - an equilibrium, not a victory for either side.
 
 # %%
-print("saved", plot_training_curves(runs["dann"][1], OUT / "07_dann_training_curves.png",
-                                    title="DANN, MNIST -> MNIST-M"))
+path = plot_training_curves(runs["dann"][1], OUT / "07_dann_training_curves.png",
+                            title="DANN, MNIST -> MNIST-M")
+print("saved", show_if_notebook(path))
 h = runs["dann"][1]
 if h["eval_step"]:
     print("DANN target accuracy during training:",
@@ -204,3 +209,23 @@ if h["eval_step"]:
 #
 # (`dann_from_scratch/pairs.py` holds the settings and explains each choice;
 # `dann_from_scratch/experiments.py` runs the stages of the row.)
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. *(easy)* From the full-mode table, compute by hand the share of the gap DANN covers,
+#    (.615 - .489) / (.914 - .489), and check it with `gap_covered`.
+# 2. *(easy)* Run the chapter in full mode (`python chapters/07_mnist_to_mnistm.py`, no
+#    `CHAPTER_QUICK`) and compare your numbers with the table. Which ones move with the seed
+#    (`TrainConfig(seed=...)`) and by how much?
+# 3. *(medium)* Train DANN with `lambda_max=0.3` and with `lambda_max=3`. Read the MNIST and
+#    MNIST-M accuracies and the G_d error together: what happens when the adversary gets too
+#    strong?
+# 4. *(medium)* The train-on-target network is *worse* on MNIST than the source-only one
+#    (.945 against .968). Why is that no surprise? What would a "train on both, labelled"
+#    run tell you?
+# 5. *(hard)* Look at the training curves: around step 100 the domain accuracy drops to
+#    chance and recovers. Relate the step to lambda_p and mu_p (chapter 4), then rerun with
+#    a constant lambda = 1 from the first step (`lambda_schedule="constant"`). Does training
+#    still work? Why does the paper ramp lambda up? (Assignment A5, the paper: the schedules
+#    lambda_p and mu_p and one DANN step; see coursework/A5/README.md.)

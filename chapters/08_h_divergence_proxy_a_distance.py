@@ -23,14 +23,20 @@
 #
 # * make the features such that the source error is small (that is L_y) *and* such that no
 #   classifier can tell source features from target features (the divergence term);
-# * the divergence is estimated by *training* a domain classifier: the empirical
-#   H-divergence is 2 (1 - min_eta [error of eta at telling the domains apart]). G_d is that
-#   eta; the GRL makes G_f maximise its error.
+# * the divergence is estimated by *training* a domain classifier. On m unlabelled points
+#   of each domain the empirical H-divergence is
+#   2 (1 - min_eta [err_S(eta) + err_T(eta)]), where err_S is the share of source points
+#   eta calls "target" and err_T the share of target points it calls "source". With as
+#   many points of each domain, that sum is twice eta's error eps at telling the domains
+#   apart, so the empirical H-divergence is 2 (1 - 2 min_eta eps): 2 when some eta never
+#   errs, 0 when the best one is at chance (eps = 0.5). G_d is that eta; the GRL makes G_f
+#   maximise its error.
 #
-# The **proxy A-distance** is the practical version: train a linear classifier (here a
-# linear SVM) to separate source rows from target rows, measure its held-out error eps, and
-# report d_A = 2 (1 - 2 eps): 2 for perfectly separable domains, 0 for indistinguishable
-# ones. `metrics.proxy_a_distance` implements it (balanced halves, the best C of a grid).
+# The **proxy A-distance** is the practical version of the same formula: train a linear
+# classifier (here a linear SVM) to separate source rows from target rows, measure its
+# *held-out* error eps, and report d_A = 2 (1 - 2 eps): 2 for perfectly separable domains,
+# 0 for indistinguishable ones (an error above chance, eps > 0.5, is reported as 0).
+# `metrics.proxy_a_distance` implements it (balanced halves, the best C of a grid).
 
 # %%
 import os
@@ -42,11 +48,14 @@ import numpy as np
 from dann_from_scratch.datasets import load_domain
 from dann_from_scratch.metrics import proxy_a_distance
 from dann_from_scratch.models import build_model
-from dann_from_scratch.plots import save_figure
+from dann_from_scratch.plots import save_figure, show_if_notebook
 from dann_from_scratch.runs import train_run
 from dann_from_scratch.trainers import TrainConfig, evaluate, predict_features
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
+if QUICK:
+    print("Quick mode (CHAPTER_QUICK=1): tiny data and few steps, only to run the code - "
+          "the numbers below are not meaningful.")
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
 OUT.mkdir(parents=True, exist_ok=True)
 MAX_ROWS = 300 if QUICK else 2000          # rows per domain given to the SVM
@@ -168,4 +177,24 @@ for i, v in enumerate(values):
 ax.set_ylim(0, 2.2)
 ax.set_ylabel("proxy A-distance")
 ax.set_title("MNIST -> MNIST-M: how separable are the domains?")
-print("saved", save_figure(fig, OUT / "08_proxy_a_distance.png"))
+print("saved", show_if_notebook(save_figure(fig, OUT / "08_proxy_a_distance.png")))
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. *(easy)* By hand: what proxy A-distance do held-out errors eps = 0, 0.1, 0.25 and 0.5
+#    give? Why is an error above 0.5 reported as 0 rather than as a negative distance?
+# 2. *(easy)* Call `proxy_a_distance(..., return_details=True)` on the DANN features and
+#    read the error of every C of the grid. How much does picking the best C on the test
+#    half matter?
+# 3. *(medium)* Repeat the control (two halves of MNIST) with five different `seed`s and
+#    report the mean and the spread. Is the difference between the source-only and the
+#    DANN features larger than that noise floor?
+# 4. *(medium)* Write the proxy A-distance yourself: balanced halves of each domain, a linear
+#    SVM per C, the smallest held-out error eps, 2 (1 - 2 eps) clipped to [0, 2]. That is
+#    assignment A6, analysis (the proxy A-distance; see coursework/A6/README.md).
+# 5. *(hard)* Put numbers into the bound (11) for the source-only and the DANN networks:
+#    eps_S from the MNIST accuracy, the proxy A-distance standing in for
+#    d_{H delta H}, C unknown. Is the bound informative here, and what would the right-hand
+#    side need to look like for it to explain DANN's gain? (Assignment A6 asks about the
+#    H-delta-H bound in its written questions.)

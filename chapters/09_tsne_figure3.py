@@ -25,11 +25,14 @@ import numpy as np
 
 from dann_from_scratch.datasets import load_domain
 from dann_from_scratch.models import build_model
-from dann_from_scratch.plots import plot_tsne_pair
+from dann_from_scratch.plots import plot_tsne_pair, show_if_notebook
 from dann_from_scratch.runs import train_run
 from dann_from_scratch.trainers import TrainConfig, evaluate, predict_features, predict_logits
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
+if QUICK:
+    print("Quick mode (CHAPTER_QUICK=1): tiny data and few steps, only to run the code - "
+          "the numbers below are not meaningful.")
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
 OUT.mkdir(parents=True, exist_ok=True)
 STEPS, BATCH = (5, 64) if QUICK else (int(os.environ.get("CHAPTER_STEPS", 800)), 128)
@@ -109,7 +112,7 @@ for m, (fs, ft) in feats.items():
 path = plot_tsne_pair(*feats["source_only"], *feats["dann"], OUT / "09_tsne_figure3.png",
                       suptitle="MNIST (blue) -> MNIST-M (red): features G_f(x)",
                       max_points=POINTS, max_iter=TSNE_ITER, n_threads=1)
-print("saved", path)
+print("saved", show_if_notebook(path))
 
 # %% [markdown]
 # What we got in full mode, honestly: the left panel is the paper's - blue digit clusters
@@ -127,3 +130,18 @@ print("saved", path)
 # steps: 727 at 48% against 273 at 96%). (In quick
 # mode the networks have seen five batches: both panels are noise, and only the code
 # path is shown.)
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. *(easy)* Redraw the figure with `perplexity` 5 and 100 (`plot_tsne_pair` takes it).
+#    Which features of the picture survive every setting, and which are artefacts of one?
+# 2. *(easy)* Count neighbours with k = 5 and k = 50 instead of 10. Does the order of the
+#    two networks change?
+# 3. *(medium)* Colour the points by *class* instead of domain (use `tsne_embed` and your
+#    own scatter with `ys_test[pick_s]` and `yt_test[pick_t]`). Do the red points that stay
+#    apart belong to particular digits?
+# 4. *(hard)* Compute the neighbour share on the raw pixels and on the features of
+#    networks trained for 200, 800 and 3000 steps (`CHAPTER_STEPS`). Does the share predict
+#    the target accuracy? Assignment A6, analysis (t-SNE of the features; see
+#    coursework/A6/README.md), asks you to draw and interpret such a map.

@@ -16,8 +16,8 @@
 #
 # The project renders both synthetic sets itself (`datasets/syndigits.py`,
 # `datasets/synsigns.py`, deterministic from a seed, cached). GTSRB and SVHN are real data
-# sets and are not downloaded here: full mode reads GTSRB from `$DANN_DATA` (default: the
-# shared data folder `../shared/data` beside the repository) when it is there. Quick mode
+# sets and are not downloaded here: full mode reads GTSRB from `$DANN_DATA` (default: `data/` in the
+# working directory; the README's "Getting the data" says what goes there) when it is there. Quick mode
 # (CI) never reads it: it renders a handful of images and, for the "real" side, uses a
 # clearly labelled *stand-in* - synthetic signs degraded by darkening, blur and noise - so
 # that every line of the chapter runs anywhere.
@@ -33,12 +33,15 @@ import numpy as np
 from dann_from_scratch.datasets import DatasetError, load_domain
 from dann_from_scratch.datasets.preview import save_grid
 from dann_from_scratch.metrics import proxy_a_distance
+from dann_from_scratch.plots import show_if_notebook
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
+if QUICK:
+    print("Quick mode (CHAPTER_QUICK=1): tiny data and few steps, only to run the code - "
+          "the numbers below are not meaningful.")
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
 OUT.mkdir(parents=True, exist_ok=True)
-REPO = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("DANN_DATA", REPO.parent / "shared" / "data"))
+DATA = Path(os.environ.get("DANN_DATA", "data"))
 N_SYN = 86 if QUICK else 5000          # rendered images per synthetic set (paper: 100,000 signs)
 rng = np.random.default_rng(0)
 
@@ -52,11 +55,13 @@ print(f"SynSigns  {signs.shape}, {len(np.unique(sign_labels))} classes, "
       f"{np.bincount(sign_labels).min()}-{np.bincount(sign_labels).max()} images per class")
 print(f"SynDigits {digits.shape}, {len(np.unique(digit_labels))} classes")
 show = rng.choice(len(signs), 24, replace=False)
-print("saved", save_grid(signs[show], sign_labels[show], OUT / "10_synsigns.png",
-                         title="SynSigns (synthetic, labelled)"))
+path = save_grid(signs[show], sign_labels[show], OUT / "10_synsigns.png",
+                 title="SynSigns (synthetic, labelled)")
+print("saved", show_if_notebook(path))
 show = rng.choice(len(digits), 24, replace=False)
-print("saved", save_grid(digits[show], digit_labels[show], OUT / "10_syndigits.png",
-                         title="SynDigits (synthetic, labelled)"))
+path = save_grid(digits[show], digit_labels[show], OUT / "10_syndigits.png",
+                 title="SynDigits (synthetic, labelled)")
+print("saved", show_if_notebook(path))
 
 # %% [markdown]
 # ## Real traffic signs (or a stand-in)
@@ -95,7 +100,8 @@ print(f"real side: {real_name}, {real.shape}, "
 show = rng.choice(len(real), 24, replace=False)
 title = "GTSRB (real, labels unused)" if real_name == "GTSRB" else \
     "stand-in for GTSRB: degraded synthetic signs, NOT real data"
-print("saved", save_grid(real[show], real_labels[show], OUT / "10_real_signs.png", title=title))
+path = save_grid(real[show], real_labels[show], OUT / "10_real_signs.png", title=title)
+print("saved", show_if_notebook(path))
 
 # %% [markdown]
 # ## Measuring the gap
@@ -136,3 +142,18 @@ if not QUICK and (DATA / "svhn").exists():
     print(f"proxy A-distance on raw pixels, SynDigits vs SVHN: {d_digits:.3f}")
 else:
     print("SVHN not available here: skipping SynDigits vs SVHN")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. *(easy)* Predict the proxy A-distance between two *undegraded* samples of SynSigns
+#    (drop `stand_in_real`), then measure it. Compare with the control of chapter 8.
+# 2. *(easy)* Remove one degradation of `stand_in_real` at a time (blur, dulling,
+#    darkening, noise). Which one makes the domains easiest to tell apart?
+# 3. *(medium)* `describe` compares global colour statistics. Give the linear classifier
+#    only those statistics (mean RGB and saturation per image, 4 numbers) instead of the
+#    4,800 pixels. How much of the domain gap do they explain?
+# 4. *(hard)* Train a small network on SynSigns (chapter 11's quick-mode `mlp_model`) and
+#    measure the proxy A-distance on its hidden features instead of the pixels. Is the
+#    gap larger or smaller in feature space, and why can that happen? (Assignment A6,
+#    analysis: the proxy A-distance; see coursework/A6/README.md.)

@@ -25,7 +25,7 @@
 # same batches give "Syn + Real" without adaptation.
 #
 # **Modes.** Full mode is the paper's setting on the paper's GTSRB network (conv 96-144-256,
-# fc512, 40x40 input) and needs GTSRB under `$DANN_DATA` (default `../shared/data`); five
+# fc512, 40x40 input) and needs GTSRB under `$DANN_DATA` (default `data/`); five
 # runs of that network are GPU work (`device="cuda"` is used when minigrad sees a GPU; on
 # 2 CPU cores one step of 128 images takes more than a second, so the five runs take
 # hours). Quick mode (CI) swaps in tiny stand-ins: a few hundred rendered signs, the
@@ -43,15 +43,17 @@ import numpy as np
 import minigrad as mg
 from dann_from_scratch.datasets import DatasetError, load_domain
 from dann_from_scratch.models import build_model, mlp_model
-from dann_from_scratch.plots import plot_learning_curves
+from dann_from_scratch.plots import plot_learning_curves, show_if_notebook
 from dann_from_scratch.runs import train_run
 from dann_from_scratch.trainers import TrainConfig
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
+if QUICK:
+    print("Quick mode (CHAPTER_QUICK=1): tiny data and few steps, only to run the code - "
+          "the numbers below are not meaningful.")
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
 OUT.mkdir(parents=True, exist_ok=True)
-REPO = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("DANN_DATA", REPO.parent / "shared" / "data"))
+DATA = Path(os.environ.get("DANN_DATA", "data"))
 DEVICE = "cuda" if (not QUICK and mg.gpu_available()) else "cpu"
 
 if QUICK:
@@ -158,7 +160,7 @@ for name, kw in RUNS.items():
 path = plot_learning_curves(curves, OUT / "11_figure4.png", xlabel="batches seen",
                             ylabel=f"validation error ({REAL})",
                             title=f"Syn Signs -> {REAL}: semi-supervised setting")
-print("saved", path)
+print("saved", show_if_notebook(path))
 print(f"Table 1 row (target accuracy): Syn {1 - final['Syn']:.4f} (paper .7900), "
       f"Syn Adapted {1 - final['Syn Adapted']:.4f} (paper .8865)")
 
@@ -171,4 +173,19 @@ print(f"Table 1 row (target accuracy): Syn {1 - final['Syn']:.4f} (paper .7900),
 #
 # The unsupervised part of this experiment - the Syn Signs -> GTSRB row of Table 1 with
 # source only, subspace alignment, DANN and train-on-target - is also one command:
-# `dann reproduce synsigns-gtsrb --data-dir ../shared/data` (see `dann reproduce --help`).
+# `dann reproduce synsigns-gtsrb --data-dir DIR` (see `dann reproduce --help`).
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. *(easy)* Change `PER_CLASS` to 1 and to 5 in quick mode. Which curves move, and which
+#    do not depend on it at all?
+# 2. *(easy)* Why does "Syn + Real" use the method `semi_supervised` with lambda_max = 0
+#    rather than a method of its own? What is G_d doing in that run?
+# 3. *(medium)* Change `LABELLED_PER_BATCH` (how many rows of each batch come from the few
+#    labelled real images). What goes wrong when it is too large for 430 images?
+# 4. *(hard)* You may not look at the validation error on real images to pick among the
+#    five runs. Which of the two signals of chapter 12 (source validation error, G_d error)
+#    can you still compute for each run, and do they rank the runs the way the curves do?
+#    (Assignment A6, analysis: choosing lambda without target labels; see
+#    coursework/A6/README.md.)

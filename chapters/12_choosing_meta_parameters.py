@@ -33,11 +33,14 @@ import numpy as np
 
 from dann_from_scratch.datasets import make_two_moons
 from dann_from_scratch.models import build_model
-from dann_from_scratch.plots import save_figure
+from dann_from_scratch.plots import save_figure, show_if_notebook
 from dann_from_scratch.runs import train_run
 from dann_from_scratch.trainers import TrainConfig, evaluate
 
 QUICK = os.environ.get("CHAPTER_QUICK") == "1"
+if QUICK:
+    print("Quick mode (CHAPTER_QUICK=1): tiny data and few steps, only to run the code - "
+          "the numbers below are not meaningful.")
 OUT = Path(os.environ.get("CHAPTER_OUT", "chapter_output"))
 OUT.mkdir(parents=True, exist_ok=True)
 LAMBDAS = [0, 1, 6, 30] if QUICK else [0, 0.1, 0.3, 1, 2, 4, 6, 10, 20, 50]
@@ -162,7 +165,7 @@ def plot_sweep(rows, table, chosen, path, title):
         ax.grid(alpha=0.3)
     axes[1].axhline(0.5, color="r", ls=":", lw=1)
     fig.suptitle(title)
-    return save_figure(fig, path)
+    return show_if_notebook(save_figure(fig, path))
 
 
 correlations(rows)
@@ -273,3 +276,21 @@ print("saved", plot_sweep(d_rows, d_table, d_chosen, OUT / "12_meta_parameters_d
 # With one seed per setting this is a demonstration, not a measurement. The package's
 # `dann reproduce mnist-mnistm --select` applies a rule of the same kind (lambda_max among
 # 0.1, 0.3 and 1, by source validation accuracy and domain-classifier error).
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. *(easy)* Change the tolerance of `choose` from 0.01 to 0.05. Which lambda is chosen on
+#    two moons and on digits?
+# 2. *(easy)* Use the smoother signal `domain_error_train` in the rule instead of
+#    `domain_error`. Does the choice change?
+# 3. *(medium)* The package's `selection.select_meta_parameters` ranks by the domain
+#    *confusion* min(e, 1 - e). Feed it the rows of both sweeps (it wants `source_val_acc`
+#    and `domain_error`) and compare its choice with `choose`. Why is fixing that rule in
+#    advance, in library code, not the leak this chapter warns against?
+# 4. *(hard)* Implement *reverse validation* (Zhong et al. 2010, used in the JMLR version):
+#    train DANN source -> target, label the target points with it, train a reverse network
+#    on those pseudo-labels back towards the source, and score it on the labelled source
+#    validation points. Does it rank lambda on two moons better than the two signals?
+#    Assignment A6, analysis (choosing lambda without target labels; see
+#    coursework/A6/README.md), builds on this chapter.

@@ -21,12 +21,20 @@ Beside ``run.npz``, the runs of :mod:`~dann_from_scratch.runs` write a **sidecar
 image fitting) and, once trained, the outcome. It lets ``dann evaluate`` rebuild the network
 and a resumed run check that it continues the same run on the same data.
 
+Every time the trainer saves a checkpoint it also writes ``run.history.csv``
+(:func:`write_history_csv`): one row per logged step with the losses, the domain
+classifier's accuracy, lambda and the learning rate, and, on the steps where the run was
+evaluated, the source validation accuracy, the target (validation) accuracy and the
+domain-classifier error. A spreadsheet or ``pandas.read_csv`` reads it as it is.
+
 :func:`dann_from_scratch.trainers.train` writes checkpoints (``checkpoint_path=``,
 ``checkpoint_every=``, and on Ctrl-C) and reads them (``resume_from=``); this module only
 knows how to put those pieces in a file and take them out again.
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import zipfile
 from dataclasses import dataclass, field
@@ -36,6 +44,7 @@ import numpy as np
 
 import minigrad
 from minigrad import nn
+from minigrad.serialization import atomic_write
 
 from .config import config_differences
 from .jsonio import write_json
@@ -43,7 +52,8 @@ from .models import MODEL_NAMES
 
 __all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "module_rng_states",
            "restore_module_rngs", "load_model", "load_if_finished", "CheckpointError",
-           "sidecar_path", "write_sidecar", "read_sidecar"]
+           "sidecar_path", "write_sidecar", "read_sidecar", "history_csv_path",
+           "write_history_csv", "HISTORY_COLUMNS"]
 
 FORMAT_VERSION = 1
 SIDECAR_FORMAT = 1
@@ -253,3 +263,39 @@ def read_sidecar(checkpoint) -> dict | None:
         raise CheckpointError(f"{path}: damaged sidecar, unknown model {side['model']!r} "
                               f"(expected one of {', '.join(MODEL_NAMES)})")
     return side
+
+
+# -- history.csv: the logged curves, for a spreadsheet -------------------------------------------
+#: the columns of history.csv: the logged quantities, then the evaluated ones (empty on the
+#: steps without an evaluation)
+HISTORY_COLUMNS = ("step", "label_loss", "domain_loss", "domain_acc", "lambda", "lr",
+                   "source_val_acc", "target_acc", "domain_error")
+_EVALUATED = ("source_val_acc", "target_acc", "domain_error")
+
+
+def history_csv_path(checkpoint) -> Path:
+    """``run.npz`` -> ``run.history.csv``."""
+    p = Path(checkpoint)
+    return p.with_name(f"{p.stem if p.suffix == '.npz' else p.name}.history.csv")
+
+
+def write_history_csv(checkpoint, history: dict) -> Path:
+    """Write the trainer's ``history`` (dict of lists) as CSV beside ``checkpoint``,
+    atomically: one row per step that was logged or evaluated, in step order."""
+    rows: dict[int, dict] = {}
+    for i, step in enumerate(history.get("step", [])):
+        rows.setdefault(int(step), {}).update(
+            {key: history[key][i] for key in HISTORY_COLUMNS[1:6]
+             if key in history and i < len(history[key])})
+    for i, step in enumerate(history.get("eval_step", [])):
+        rows.setdefault(int(step), {}).update(
+            {key: history[key][i] for key in _EVALUATED
+             if key in history and i < len(history[key])})
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(HISTORY_COLUMNS)
+    for step in sorted(rows):
+        writer.writerow([step, *("" if rows[step].get(key) is None else rows[step][key]
+                                 for key in HISTORY_COLUMNS[1:])])
+    data = text.getvalue().encode("utf-8")
+    return atomic_write(history_csv_path(checkpoint), lambda f: f.write(data))

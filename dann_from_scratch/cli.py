@@ -8,6 +8,14 @@
     dann evaluate             accuracy of a saved network on any domain
                               (:func:`~dann_from_scratch.runs.evaluate_checkpoint`)
     dann preview DOMAIN       a PNG grid of samples of a domain
+    dann --version            the installed version
+
+What goes where: standard output holds the results (``train``, ``reproduce`` and ``evaluate``
+with ``--json``: exactly one JSON object and nothing else, the human summary then goes to
+standard error); standard error holds the phase lines (what is loaded, trained, computed), the
+progress reports (a bar in a terminal, a plain line every tenth of a run in a log:
+:mod:`~dann_from_scratch.progress`; ``--no-progress`` hides them, never the phase lines) and
+errors.
 
 Errors are one line on stderr: bad arguments (an ``--out`` that holds another run's checkpoint
 among them) exit with code 2 and a hint (``dann CMD --help``), missing or broken data and
@@ -89,6 +97,50 @@ def _batch(text: str) -> int:
     return v
 
 
+def _version() -> str:
+    """The installed package's version (its metadata), or "unknown" outside an install."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dann-from-scratch")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
+def _progress_option(p) -> None:
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress reports (the bar in a terminal, the plain step lines in a "
+                        "log); the phase lines and the results are still printed")
+
+
+def _json_option(p, what: str) -> None:
+    p.add_argument("--json", action="store_true",
+                   help=f"print {what} as one JSON object on standard output; the human "
+                        "summary goes to standard error")
+
+
+def _data_options(p, download_what: str) -> None:
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="folder with the real data sets (mnist/, bsds500/train/, mnist_m/, "
+                        "svhn/, gtsrb/; see the README's 'Getting the data'); without it, the "
+                        "embedded and generated domains need no files")
+    p.add_argument("--download", action="store_true",
+                   help=f"let the loaders download {download_what} when neither --data-dir "
+                        "nor the cache holds them (into the cache, checksummed); without this "
+                        "flag nothing is downloaded")
+
+
+def _image_fit_option(p) -> None:
+    p.add_argument("--image-fit", choices=("resize", "pad"),
+                   help="how images of another size reach the network's input: resize "
+                        "(default) or pad with zeros")
+
+
+def _device_option(p) -> None:
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="where to train: cpu (NumPy, default) or cuda (CuPy on a GPU)")
+
+
 def _threads_option(p) -> None:
     p.add_argument("--threads", type=_positive_int, default=1,
                    help="BLAS threads for the CPU matrix products (default 1: on a small shared "
@@ -102,18 +154,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _Parser(prog="dann", description="Ganin & Lempitsky (2015), DANN, on minigrad: "
                 "reproduce Table 1, train, evaluate and preview data.")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    p.add_argument("--version", action="version", version=f"dann {_version()}",
+                   help="print the installed version and exit")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND",
+                           help="what to do; dann COMMAND --help lists its options")
     _add_reproduce(sub, ", ".join(PAIR_NAMES))
     _add_train(sub, ", ".join(DOMAINS))
     _add_evaluate(sub, ", ".join(DOMAINS))
     v = sub.add_parser("preview", help="save a PNG grid of samples of a domain",
                        description=f"Save a grid of random samples. Domains: {', '.join(DOMAINS)}.")
-    v.add_argument("domain", metavar="DOMAIN")
-    v.add_argument("--out", help="PNG path (default: preview_DOMAIN.png)")
-    v.add_argument("--n", type=_positive_int, default=32)
-    v.add_argument("--split", default="train")
-    v.add_argument("--data-dir")
-    v.add_argument("--seed", type=_seed, default=0)
+    v.add_argument("domain", metavar="DOMAIN", help="the domain to show")
+    v.add_argument("--out", help="PNG path (default: preview_DOMAIN.png in the current "
+                   "folder)")
+    v.add_argument("--n", type=_positive_int, default=32, help="how many images (default 32)")
+    v.add_argument("--split", default="train", help="which split to draw from (default train)")
+    v.add_argument("--data-dir", metavar="DIR", help="folder with the real data sets (see the "
+                   "README's 'Getting the data')")
+    v.add_argument("--seed", type=_seed, default=0, help="seed of the random choice of images "
+                   "(default 0)")
     return p
 
 
@@ -126,23 +184,22 @@ def _add_reproduce(sub, pairs: str) -> None:
                        "runs on the embedded default (mnist5k -> mnistm5k; about 4 minutes on 2 "
                        "CPU cores, under 10 on a busy machine).")
     r.add_argument("pair", metavar="PAIR", help=f"one of {pairs}")
-    r.add_argument("--data-dir", help="folder with the real data (mnist/, bsds500/train/, "
-                   "svhn/, gtsrb/)")
     r.add_argument("--out", help="output folder (default: dann_results/PAIR)")
     r.add_argument("--seeds", nargs="+", type=_seed, default=[0], metavar="SEED",
                    help="one DANN run per seed (default: 0)")
-    r.add_argument("--steps", type=_positive_int, help="SGD steps per run (default: the pair's)")
+    r.add_argument("--steps", type=_positive_int, help="SGD steps per run (default: the "
+                   "pair's; with --quick 2)")
     r.add_argument("--batch-size", type=_batch, help="rows per step, half source and half "
-                   "target (default 128)")
-    r.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    r.add_argument("--quick", action="store_true", help="a few steps on tiny subsets (seconds)")
-    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+                   "target (default 128; with --quick 16)")
+    _device_option(r)
+    r.add_argument("--quick", action="store_true", help="a few steps on tiny subsets, to test "
+                   "the pipeline (seconds; the numbers mean nothing)")
+    _progress_option(r)
+    _json_option(r, "a summary of the results (the table, SA, proxy A-distance, file paths)")
     r.add_argument("--select", action="store_true", help="choose lambda_max among 0.1, 0.3, 1 "
                    "by source validation accuracy and domain-classifier error (no target labels)")
-    r.add_argument("--download", action="store_true", help="let the MNIST/SVHN loaders download "
-                   "missing files")
-    r.add_argument("--image-fit", choices=("resize", "pad"), help="how images of another size "
-                   "reach the network's input (default: resize)")
+    _data_options(r, "the MNIST and SVHN files")
+    _image_fit_option(r)
     r.add_argument("--no-tsne", action="store_true", help="skip the t-SNE figure")
     r.add_argument("--jobs", type=_positive_int, default=1, help="train up to this many "
                    "networks at once, one worker process each (CPU; default 1). On 2 cores, "
@@ -171,15 +228,18 @@ def _add_train(sub, domains: str) -> None:
                        f"Domains: {domains}.")
     t.add_argument("--source", help="source domain (labelled)")
     t.add_argument("--target", help="target domain (unlabelled, except for target_only)")
-    t.add_argument("--method", choices=METHODS, default=None, help="default: dann")
+    t.add_argument("--method", choices=METHODS, default=None, help="what to train "
+                   "(default dann; target_only trains on the labelled target: the upper bound)")
     t.add_argument("--model", choices=("mnist", "svhn", "gtsrb"),
                    help="network (default: from the domains' image size)")
-    t.add_argument("--steps", type=_positive_int, default=None, help="SGD steps (default 1000)")
+    t.add_argument("--steps", type=_positive_int, default=None, help="SGD steps (default 1000; "
+                   "with --quick 2)")
     t.add_argument("--stop-after", type=_positive_int, help="stop after this many steps "
                    "(schedules still span --steps), leaving a resumable checkpoint")
     t.add_argument("--seed", type=_seed, default=None, help="seed of weights and batches "
                    "(default 0)")
-    t.add_argument("--batch-size", type=_batch, default=None, help="default 128")
+    t.add_argument("--batch-size", type=_batch, default=None, help="rows per step, half "
+                   "source and half target (default 128; with --quick 16)")
     t.add_argument("--lr", type=_positive_float, default=None, help="initial learning rate "
                    "(default 0.01)")
     t.add_argument("--no-anneal", action="store_true", help="constant learning rate")
@@ -190,17 +250,18 @@ def _add_train(sub, domains: str) -> None:
     t.add_argument("--labelled-per-batch", type=_positive_int, default=None,
                    help="semi_supervised: labelled target rows per batch (default: 16, at most "
                         "half the target half)")
-    t.add_argument("--data-dir", help="folder with the real data")
     t.add_argument("--out", help="output folder (default: dann_runs/SOURCE-TARGET-METHOD-seedN)")
     t.add_argument("--resume", metavar="CKPT", help="continue the run saved in this checkpoint "
                    "(its settings; any given must agree)")
     t.add_argument("--overwrite", action="store_true", help="replace the checkpoint already in "
                    "--out (without it, or --resume, it is never replaced)")
-    t.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    t.add_argument("--quick", action="store_true", help="tiny subsets (smoke test)")
-    t.add_argument("--no-progress", action="store_true")
-    t.add_argument("--image-fit", choices=("resize", "pad"), default=None)
-    t.add_argument("--download", action="store_true")
+    _device_option(t)
+    t.add_argument("--quick", action="store_true", help="tiny subsets, and unless given "
+                   "2 steps of batch 16 (seconds: a smoke test, the numbers mean nothing)")
+    _progress_option(t)
+    _json_option(t, "the run's numbers and checkpoint")
+    _data_options(t, "the MNIST and SVHN files")
+    _image_fit_option(t)
     _threads_option(t)
 
 
@@ -211,19 +272,57 @@ def _add_evaluate(sub, domains: str) -> None:
                        f"folder (--dataset gtsrb --data-dir FOLDER --split test). Domains: "
                        f"{domains}.")
     e.add_argument("--checkpoint", required=True, help="a .npz written by train or reproduce")
-    e.add_argument("--dataset", required=True, metavar="DOMAIN")
-    e.add_argument("--split", default="test")
-    e.add_argument("--data-dir")
+    e.add_argument("--dataset", required=True, metavar="DOMAIN", help="the domain to score "
+                   "the network on")
+    e.add_argument("--split", default="test", help="which split of it (default test)")
     e.add_argument("--model", choices=("mnist", "svhn", "gtsrb"),
                    help="network (default: from the checkpoint's sidecar JSON)")
-    e.add_argument("--image-fit", choices=("resize", "pad"), default=None)
-    e.add_argument("--batch-size", type=_positive_int, default=512)
-    e.add_argument("--json", action="store_true", help="print the result as JSON")
-    e.add_argument("--download", action="store_true")
+    _image_fit_option(e)
+    e.add_argument("--batch-size", type=_positive_int, default=512, help="images per forward "
+                   "pass (default 512; only memory depends on it)")
+    _json_option(e, "the result")
+    _data_options(e, "the MNIST and SVHN files")
     _threads_option(e)
 
 
 # -- commands ---------------------------------------------------------------------------------------
+def _report(a, human: list[str], payload: dict) -> None:
+    """The result of a command: without ``--json`` the ``human`` lines on standard output;
+    with it, ``payload`` as one JSON object on standard output (nothing else goes there) and
+    the human lines on standard error, so a terminal still shows them."""
+    text = "\n".join(human)
+    if getattr(a, "json", False):
+        print(text, file=sys.stderr, flush=True)
+        print(json.dumps(payload, allow_nan=False))
+    else:
+        print(text)
+
+
+def _reproduce_summary(res: dict, out: Path) -> dict:
+    """What ``dann reproduce --json`` prints: the row beside the paper's and where everything
+    is, without the per-step histories and settings of results.json (read that for them)."""
+    pad = res["proxy_a_distance"]
+    return {
+        "pair": res["pair"], "title": res["title"], "command": res["command"],
+        "out": str(out), "results_json": str(out / "results.json"),
+        "results_md": str(out / "results.md"),
+        "embedded_default": bool(res["data"].get("embedded_default")),
+        "quick": bool(res["settings"].get("quick")),
+        "paper": res["paper"], "ours": res["ours"], "ours_svm": res["ours_svm"],
+        "subspace_alignment": {k: res["subspace_alignment"].get(k) for k in ("d", "target_acc")},
+        "proxy_a_distance": {
+            "before": pad["before"]["d_A"] if pad["before"] else None,
+            "after": {name: v["d_A"] for name, v in pad["after"].items()}},
+        "runs": {name: {k: r.get(k) for k in ("method", "target_acc", "source_val_acc",
+                                              "domain_error", "train_seconds",
+                                              "resumed_from_step")}
+                 for name, r in res["runs"].items()},
+        "checkpoints": {name: str(out / path) for name, path in res["checkpoints"].items()},
+        "figures": res["figures"],
+        "timings_seconds": res["timings_seconds"],
+    }
+
+
 def _cmd_reproduce(a) -> int:
     from .experiments import reproduce
     from .pairs import get_pair
@@ -242,13 +341,15 @@ def _cmd_reproduce(a) -> int:
               f"saved in {out / 'checkpoints'}; continue with the same command plus --resume",
               file=sys.stderr)
         return _interrupt_exit(exc)
-    print(format_table(res))
+    human = [format_table(res)]
     pad = res["proxy_a_distance"]
     if pad["before"]:
         after = ", ".join(f"{k} {v['d_A']:.3f}" for k, v in pad["after"].items())
-        print(f"proxy A-distance: before (source only) {pad['before']['d_A']:.3f}, after {after}")
-    print(f"SA: d = {res['subspace_alignment']['d']}; total time "
-          f"{res['timings_seconds']['total']:.0f} s; results in {out}/results.md")
+        human.append(f"proxy A-distance: before (source only) {pad['before']['d_A']:.3f}, "
+                     f"after {after}")
+    human.append(f"SA: d = {res['subspace_alignment']['d']}; total time "
+                 f"{res['timings_seconds']['total']:.0f} s; results in {out}/results.md")
+    _report(a, human, _reproduce_summary(res, out))
     return 0
 
 
@@ -265,19 +366,26 @@ def _cmd_train(a) -> int:
         overwrite=a.overwrite)
     print(job.describe(), file=sys.stderr, flush=True)
     try:
-        r = job.run()
+        r = job.run(log=lambda line: print(line, file=sys.stderr, flush=True))
     except KeyboardInterrupt as exc:
         print(f"interrupted: checkpoint saved in {job.checkpoint}; continue with: dann train "
               f"--resume {job.checkpoint}", file=sys.stderr)
         return _interrupt_exit(exc)
     extra = (f", target validation accuracy {r['target_val_acc']:.4f}"
              if "target_val_acc" in r else "")
-    print(f"step {r['step']}/{r['steps']}: source validation accuracy {r['source_val_acc']:.4f}"
-          f"{extra}, domain-classifier error {r['domain_error']:.4f}, target test accuracy "
-          f"({r['test_set']}) {r['target_test_acc']:.4f}")
-    if r["step"] < r["steps"]:
-        print(f"stopped early; continue with: dann train --resume {r['checkpoint']}")
-    print(f"checkpoint: {r['checkpoint']}")
+    human = [f"step {r['step']}/{r['steps']}: source validation accuracy "
+             f"{r['source_val_acc']:.4f}{extra}, domain-classifier error "
+             f"{r['domain_error']:.4f}, target test accuracy ({r['test_set']}) "
+             f"{r['target_test_acc']:.4f}"]
+    resume = f"dann train --resume {r['checkpoint']}" if r["step"] < r["steps"] else None
+    if resume:
+        human.append(f"stopped early; continue with: {resume}")
+    human.append(f"checkpoint: {r['checkpoint']}")
+    spec, config = job.pair_run.spec, job.pair_run.config
+    _report(a, human, {"source": spec.source, "target": spec.target, "model": spec.model,
+                       "method": config.method, "seed": config.seed,
+                       "batch_size": config.batch_size, "quick": job.quick, **r,
+                       "finished": resume is None, "resume_command": resume})
     return 0
 
 
@@ -287,12 +395,9 @@ def _cmd_evaluate(a) -> int:
     res = evaluate_checkpoint(a.checkpoint, a.dataset, split=a.split, data_dir=a.data_dir,
                               model_name=a.model, image_fit=a.image_fit,
                               batch_size=a.batch_size, download=a.download)
-    if a.json:
-        print(json.dumps(res))
-    else:
-        print(f"accuracy {res['accuracy']:.4f} on {res['dataset']}/{res['split']} "
-              f"({res['n']:,} images) - {res['model']} network, {res['method']}, step "
-              f"{res['step']}")
+    _report(a, [f"accuracy {res['accuracy']:.4f} on {res['dataset']}/{res['split']} "
+                f"({res['n']:,} images) - {res['model']} network, {res['method']}, step "
+                f"{res['step']}"], res)
     return 0
 
 
@@ -341,11 +446,9 @@ def _blas_threads(n):
 
     if n is None:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=int(n), user_api="blas")
+    from .threads import blas_threads  # so the trainers inside use --threads too
+
+    return blas_threads(int(n))
 
 
 _COMMANDS = {"reproduce": _cmd_reproduce, "train": _cmd_train, "evaluate": _cmd_evaluate,

@@ -75,7 +75,7 @@ class TrainConfig:
     eval_every          evaluate on ``val`` every this many steps (0: only at the end)
     log_every           record losses in the history every this many steps
     device              "cpu" or "cuda"
-    progress            show a tqdm progress bar
+    progress            report progress (a bar in a terminal, plain lines in a log: progress.py)
     eval_batch_size     batch size used by :func:`~dann_from_scratch.evaluation.evaluate`
     """
 

@@ -18,9 +18,15 @@ stages, each a function below:
    train-on-target, the one method that learns from target labels);
 6. **proxy A-distance** between source and target features (G_f output) of the source-only
    net ("before") and of each DANN net ("after");
-7. **figures**: the t-SNE figure (Figure 3) and the training curves;
+7. **figures**: the t-SNE figure (Figure 3), the training curves (losses, lambda, learning
+   rate, source validation and target accuracy) and our Table 1 row beside the paper's;
 8. **the table**: results.json and results.md (:mod:`~dann_from_scratch.report`), every file
-   written atomically.
+   written atomically. Beside each checkpoint, ``NAME.history.csv`` holds its logged curves.
+
+**Resumed rows.** With ``resume=True`` the numbers of networks trained by an earlier call come
+from their checkpoints; results.json (``"resumed"``) and results.md say which, and the
+training times are the networks' own (added up over every call, from the sidecars), not the
+seconds the rerun took to load them.
 
 **What goes in the table.** The headline row ("ours") gives each network's own softmax
 accuracy on the target test set, and for SA the accuracy of the linear SVM trained on the
@@ -56,7 +62,8 @@ from .comparisons import (MAX_FEATURE_ROWS, MAX_PAD_ROWS, proxy_a_distances, ret
 from .errors import ConfigError, checked
 from .jsonio import finite, write_json, write_text
 from .metrics import gap_covered
-from .pair_data import IMAGE_FITS, QUICK_SIZES, VAL_FRACTION, PairData, load_pair_data
+from .pair_data import (IMAGE_FITS, QUICK_SIZES, VAL_FRACTION, PairData, data_notes,
+                        load_pair_data)
 from .pairs import PairSpec, get_pair, with_domains
 from .parallel import run_all
 from .report import command_line, environment, render_markdown
@@ -120,9 +127,11 @@ def reproduce(pair: str, data_dir=None, out_dir="dann_results", seeds: Sequence[
         _retrain_last_layers(row, runs, feature_rows)
         pad, features = _proxy_a_distance(row, runs)
         figures = _figures(row, runs, features, tsne)
-        row.timings["total"] = time.perf_counter() - started
         results = finite(_results(row, runs, sa, pad, figures, selection, data_dir, tsne,
                                   source, target))
+        _comparison_figure(row, results)
+        row.timings["total"] = time.perf_counter() - started
+        results["timings_seconds"] = finite(dict(row.timings))
         write_json(row.out / "results.json", results)
         write_text(row.out / "results.md", render_markdown(results))
     row.log(f"done in {row.timings['total']:.0f} s; results in {row.out}")
@@ -219,8 +228,8 @@ class _Row:
 
 
 def _log(progress: bool, spec: PairSpec, message: str) -> None:
-    if progress:
-        print(f"[{spec.name}] {message}", file=sys.stderr, flush=True)
+    # phase lines are always shown: ``progress`` switches only the training progress bars
+    print(f"[{spec.name}] {message}", file=sys.stderr, flush=True)
 
 
 def _start_row(spec, data_dir, out_dir, seeds, steps, batch_size, device, quick, jobs, resume,
@@ -233,6 +242,8 @@ def _start_row(spec, data_dir, out_dir, seeds, steps, batch_size, device, quick,
     _log(progress, spec, f"loading data{' (embedded default)' if embedded else ''}")
     data = load_pair_data(spec, data_dir=data_dir, quick=quick, seed=0, download=download,
                           image_fit=image_fit)
+    for line in data_notes(data.info):         # e.g. which photos MNIST-M was built from
+        _log(progress, spec, line)
     pair_steps = QUICK_STEPS if quick else (spec.default_steps if embedded and spec.default_steps
                                             else spec.steps)
     dann = spec.default_dann if embedded and spec.default_dann is not None else spec.dann
@@ -250,7 +261,8 @@ def _record(run: PairRun, done: Trained) -> dict:
     return {"name": run.name, "method": run.config.method, "config": run.config.to_dict(),
             "model": run.spec.model, "model_seed": run.config.seed,
             "checkpoint": run.checkpoint.name, "train_seconds": done.seconds,
-            **({"resumed_from_step": done.resumed_from_step}
+            **({"resumed_from_step": done.resumed_from_step,
+                "train_seconds_this_call": done.call_seconds}
                if done.resumed_from_step is not None else {}),
             "source_val_acc": done.signals["source_val_acc"],
             **({"target_val_acc": done.signals["target_acc"]} if labelled_target else {}),
@@ -282,6 +294,9 @@ def _choose_meta_parameters(row: _Row, select, trained: dict) -> dict:
         winner, name = runs[win], f"dann_seed{first}"
         copy = row.out / "checkpoints" / f"{name}.npz"
         atomic_write(copy, lambda f: _copy_file(winner.checkpoint, f))
+        curves = ckpt_io.history_csv_path(winner.checkpoint)
+        if curves.is_file():
+            atomic_write(ckpt_io.history_csv_path(copy), lambda f: _copy_file(curves, f))
         side = ckpt_io.read_sidecar(winner.checkpoint) or {}
         ckpt_io.write_sidecar(copy, {**{k: v for k, v in side.items()
                                         if k not in ("format", "checkpoint")},
@@ -367,7 +382,24 @@ def _figures(row: _Row, runs: dict, features: dict, tsne: bool) -> dict:
             path = plots.plot_training_curves(rec["history"], row.out / f"training_curves_{name}.png",
                                               title=f"{title}: {name}", dpi=dpi)
             figures[f"training_curves_{name}"] = path.name
-    return figures
+    return _existing(row, figures)
+
+
+def _existing(row: _Row, figures: dict) -> dict:
+    """``figures`` less any whose file is not in the output folder (results list no others)."""
+    return {key: name for key, name in figures.items() if (row.out / name).is_file()}
+
+
+def _comparison_figure(row: _Row, results: dict) -> None:
+    """Our Table 1 row(s) beside the paper's, with the spread over seeds: added to
+    ``results["figures"]``."""
+    from . import plots
+
+    start = time.perf_counter()
+    path = plots.plot_table_comparison(results, row.out / "table1_comparison.png",
+                                       dpi=50 if row.quick else 120)
+    row.timings["figures"] = row.timings.get("figures", 0.0) + time.perf_counter() - start
+    results["figures"] = _existing(row, {**results["figures"], "table1_comparison": path.name})
 
 
 # -- stage 8: the table -----------------------------------------------------------------------------
@@ -401,6 +433,10 @@ def _results(row: _Row, runs: dict, sa: dict, pad: dict, figures: dict, selectio
         "pair": spec.name, "title": spec.title,
         "command": command_line(spec.name, data_dir, seeds, row.steps, row.batch_size, row.device,
                                 row.quick, row.jobs, row.resume, target, source),
+        "out": str(row.out),
+        **_resumed(runs),
+        "evaluate": {"dataset": row.data.info["target"], "split": spec.target_test_split,
+                     "data_dir": None if data_dir is None else str(data_dir)},
         "table_row": "ours",
         "table_note": ("'ours': each network's own softmax accuracy on the target test set (SA: "
                        "linear SVM on the aligned features); 'ours_svm': every network's last "
@@ -433,6 +469,19 @@ def _results(row: _Row, runs: dict, sa: dict, pad: dict, figures: dict, selectio
         "timings_seconds": row.timings,
         "environment": environment(row.device),
     }
+
+
+def _resumed(runs: dict) -> dict:
+    """``{"resumed": ...}`` when a network came from an earlier call's checkpoint: which ones,
+    at which step; ``{}`` for a row trained in one go."""
+    resumed = {name: rec["resumed_from_step"] for name, rec in runs.items()
+               if rec.get("resumed_from_step") is not None}
+    if not resumed:
+        return {}
+    return {"resumed": {"from_step": resumed,
+                        "note": "these networks were trained (wholly or partly) by an earlier "
+                                "call and continued or loaded from their checkpoints; "
+                                "train_seconds adds up every call's training time"}}
 
 
 def _meta_parameters(row: _Row, runs: dict, selection) -> dict:

@@ -13,10 +13,12 @@ receives -lambda * dL_d/dtheta_f (it learns to make them *indistinguishable*).
 
 No real function has this forward/backward pair: a function equal to the identity
 everywhere has derivative +I, not -lambda*I. So a numerical gradient check of the GRL
-(difference quotients of the forward pass) must disagree with its backward pass for
-every lambda != 0; the test suite asserts exactly that. This is why the GRL has to be
-written as an explicit :class:`minigrad.Function` with a hand-written ``backward`` rather
-than composed from differentiable ops.
+(difference quotients of the forward pass, which always give +I) must disagree with its
+backward pass for every lambda except lambda = -1, where -lambda*I = +I and the GRL is an
+honest identity that passes; lambda = 0 fails too (the backward pass returns zeros). The
+test suite asserts exactly that. This is why the GRL has to be written as an explicit
+:class:`minigrad.Function` with a hand-written ``backward`` rather than composed from
+differentiable ops.
 
 Three ways to use it:
 
@@ -49,17 +51,22 @@ class GradientReversal(Function):
     """R_lambda of eqs. (7)-(8): forward is the identity, backward multiplies by -lambda."""
 
     def forward(self, x, lambda_):
-        # eq. (7): R(x) = x. We hand back the same array (no copy): nothing downstream writes
-        # into activations in place, and an identity should cost nothing.
+        # eq. (7): R(x) = x; keep lambda_ for the backward pass.
+        # BEGIN SOLUTION A5.1
+        # We hand back the same array (no copy): nothing downstream writes into activations
+        # in place, and an identity should cost nothing.
         self.lambda_ = lambda_
         return x
+        # END SOLUTION
 
     def backward(self, grad):
         if not self.needs_input_grad[0]:
             return None
         # eq. (8): dR/dx = -lambda I. Multiply by a scalar of the gradient's own dtype so that
         # a float32 gradient stays float32 (a numpy float64 scalar would upcast it).
+        # BEGIN SOLUTION A5.1
         return grad * grad.dtype.type(-self.lambda_)
+        # END SOLUTION
 
 
 def grad_reverse(x, lambda_: float = 1.0) -> Tensor:

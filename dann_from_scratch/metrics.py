@@ -135,6 +135,9 @@ def _domain_errors(split, C_grid: Sequence[float], seed: int, max_iter: int) -> 
 
     X_train, y_train, X_test, y_test = split
     C_grid = checked_C_grid(C_grid)
+    # For each C: fit linear_svm(C, seed=seed, max_iter=max_iter) on the training half (silence
+    # its ConvergenceWarning), and record its error rate on the test half as a float.
+    # BEGIN SOLUTION A6.1
     errors = {}
     for C in C_grid:
         clf = linear_svm(C, seed=seed, max_iter=max_iter)
@@ -143,6 +146,7 @@ def _domain_errors(split, C_grid: Sequence[float], seed: int, max_iter: int) -> 
             clf.fit(X_train, y_train)
         errors[C] = float(np.mean(clf.predict(X_test) != y_test))
     return errors
+    # END SOLUTION
 
 
 def domain_classifier_error(features_src, features_tgt, C: float | Sequence[float] = 1.0, *,
@@ -175,9 +179,12 @@ def proxy_a_distance(features_src, features_tgt,
     """
     split = _domain_split(features_src, features_tgt, max_samples, seed)
     errors = _domain_errors(split, C_grid, seed, max_iter)
+    # eps, the raw 2 (1 - 2 eps) and d_a, the raw value clipped to [0, 2] (a Python float).
+    # BEGIN SOLUTION A6.1
     eps = min(errors.values())
     raw = 2.0 * (1.0 - 2.0 * eps)
     d_a = float(min(2.0, max(0.0, raw)))
+    # END SOLUTION
     if return_details:
         n = len(split[1]) // 2 + len(split[3]) // 2
         return d_a, {"eps": eps, "errors": errors, "n_per_domain": n, "d_A_raw": raw}

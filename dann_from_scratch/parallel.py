@@ -7,11 +7,21 @@ process, only sooner: on 2 cores, two workers with one BLAS thread each finish a
 pair's data (hundreds of MB) copy-on-write instead of receiving it pickled. They also share
 the lock of the run folder that the caller holds (``reproduce`` does), so they never take it.
 
-Ctrl-C reaches every worker: each saves the run it is training (the trainer does that) and
-refuses every run still queued for it, so nothing starts training behind the user's back.
+**Signals.** Ctrl-C (SIGINT) and SIGTERM (what ``kill``, ``timeout`` and job schedulers send)
+stop the row the same way: every worker saves the run it is training (the trainer does that,
+at the next step boundary) and refuses every run still queued for it, so nothing starts
+training behind the user's back; then the parent raises KeyboardInterrupt naming the signal
+(``dann reproduce`` exits 130 or 143) and ``--resume`` continues. Each worker runs in its own
+process group and the parent passes every SIGINT/SIGTERM it gets on to each worker
+(:class:`_ForwardSignals`): so a signal sent to the parent alone reaches the workers, and
+one sent to the whole group (Ctrl-C in a terminal, ``timeout``) reaches each worker once, not
+twice (a second signal means "stop at once, without saving").
 """
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from typing import Sequence
 
@@ -32,18 +42,73 @@ def _timed(run: PairRun, data: PairData, options: dict, bar_position=None) -> Tr
     return done
 
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _worker_init() -> None:
+    """Start of each worker process: its own process group (the parent forwards signals, see
+    the module docstring) and :func:`_worker_signal` for SIGINT and SIGTERM (the trainer
+    puts its own handlers in place while it trains, and these back afterwards)."""
+    os.setpgid(0, 0)
+    for sig in _SIGNALS:
+        signal.signal(sig, _worker_signal)
+
+
+def _worker_signal(signum, frame) -> None:
+    """A signal outside the training loop: refuse the runs still queued; inside a run (its
+    set-up or its evaluation) stop it now: its checkpoint on disk is whole."""
+    _WORKER_SHARED["interrupted"] = True
+    if _WORKER_SHARED.get("running"):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def _worker_run(position: int, run: PairRun) -> Trained:
     """One run inside a worker process, its progress bar on line ``position``; the trained
     model stays in its checkpoint (the parent reloads it)."""
     if _WORKER_SHARED.get("interrupted"):
         raise KeyboardInterrupt(f"{run.name}: not started, an earlier run was interrupted")
     try:
+        _WORKER_SHARED["running"] = True
         done = _timed(run, _WORKER_SHARED["data"], _WORKER_SHARED["options"], position)
     except KeyboardInterrupt:
         _WORKER_SHARED["interrupted"] = True
         raise
+    finally:
+        _WORKER_SHARED["running"] = False
     done.model = None
     return done
+
+
+class _ForwardSignals:
+    """In the parent while the pool works: every SIGINT or SIGTERM is passed on to each live
+    worker process; ``received`` is the first one's name (None: none came). Only in the main
+    thread (where Python runs signal handlers); the previous handlers come back on exit."""
+
+    def __init__(self, pool):
+        self.pool, self.received, self._previous = pool, None, {}
+        self.pid = os.getpid()
+
+    def _handler(self, signum, frame) -> None:
+        if os.getpid() != self.pid:         # a worker just forked, before _worker_init ran
+            _worker_signal(signum, frame)
+            return
+        self.received = self.received or signal.Signals(signum).name
+        # the pool's own table of its worker processes: the only place their PIDs are kept
+        for pid in list(getattr(self.pool, "_processes", None) or ()):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:      # that worker has just ended
+                pass
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._handler) for sig in _SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, signal.SIG_DFL if previous is None else previous)
+        return False
 
 
 def run_all(runs: Sequence[PairRun], data: PairData, jobs: int = 1,
@@ -64,18 +129,27 @@ def run_all(runs: Sequence[PairRun], data: PairData, jobs: int = 1,
     _WORKER_SHARED.update(data=data, options=options)
     results = {}
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(runs)),
-                               mp_context=multiprocessing.get_context("fork"))
+                               mp_context=multiprocessing.get_context("fork"),
+                               initializer=_worker_init)
+    forward = _ForwardSignals(pool)
     try:
-        futures = [pool.submit(_worker_run, i % jobs, run) for i, run in enumerate(runs)]
-        for run, future in zip(runs, futures):
-            results[run.name] = future.result()
-    except BaseException:
-        # Ctrl-C (or a failed run): runs not yet handed to a worker never start; the workers
-        # save what they are training before the pool shuts down
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
+        with forward:          # until every worker has ended: they only hear from us
+            try:
+                futures = [pool.submit(_worker_run, i % jobs, run) for i, run in enumerate(runs)]
+                for run, future in zip(runs, futures):
+                    results[run.name] = future.result()
+            except BaseException:
+                # Ctrl-C, SIGTERM (or a failed run): runs not yet handed to a worker never
+                # start; the workers save what they are training before the pool shuts down
+                pool.shutdown(wait=True, cancel_futures=True)
+                if forward.received:
+                    raise KeyboardInterrupt(forward.received) from None
+                raise
+            finally:
+                pool.shutdown(wait=True)
+        if forward.received:     # it came as the last runs ended: they are saved, stop here
+            raise KeyboardInterrupt(forward.received)
     finally:
-        pool.shutdown(wait=True)
         _WORKER_SHARED.clear()
     for run in runs:
         results[run.name].model, _, _ = load_trained_model(run.checkpoint, run.spec.model)

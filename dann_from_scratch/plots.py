@@ -3,7 +3,10 @@
 * :func:`plot_tsne` / :func:`plot_tsne_pair` - Figure 3: t-SNE of source (blue) and target
   (red) features, before adaptation beside after.
 * :func:`plot_training_curves` - label loss, domain loss, domain accuracy, lambda_p and
-  mu_p against the training step.
+  mu_p against the training step, and the evaluations (source validation accuracy, target
+  accuracy, domain-classifier error) where the run made them.
+* :func:`plot_table_comparison` - our Table 1 row(s) beside the paper's, one group of bars
+  per method, with the spread of DANN over seeds.
 * :func:`plot_decision_boundary` - the two-moons figure of the JMLR paper: source points
   coloured by class, target points in grey, the classifier's 0.5 contour.
 * :func:`plot_learning_curves` - Figure 4: validation error against the number of batches.
@@ -30,11 +33,13 @@ __all__ = [
     "SOURCE_COLOR",
     "TARGET_COLOR",
     "save_figure",
+    "show_if_notebook",
     "fit_suptitle",
     "tsne_embed",
     "plot_tsne",
     "plot_tsne_pair",
     "plot_training_curves",
+    "plot_table_comparison",
     "plot_decision_boundary",
     "plot_learning_curves",
 ]
@@ -53,6 +58,10 @@ _LABELS = {
     "lr": r"learning rate $\mu_p$",
 }
 DEFAULT_CURVE_KEYS = ("label_loss", "domain_loss", "domain_acc", "lambda", "lr")
+#: the evaluations of a history (against ``history['eval_step']``), drawn in one panel
+EVALUATION_KEYS = {"source_val_acc": ("source validation accuracy", SOURCE_COLOR, "o"),
+                   "target_acc": ("target accuracy (validation)", TARGET_COLOR, "s"),
+                   "domain_error": ("domain-classifier error", "#636363", "^")}
 
 
 # -- saving ------------------------------------------------------------------------------
@@ -65,6 +74,23 @@ def save_figure(fig, path, *, dpi: int = 120) -> Path:
         return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi))
     finally:
         plt.close(fig)
+
+
+def show_if_notebook(path) -> Path:
+    """Display the saved image at ``path`` inline when running in IPython/Jupyter; return it.
+
+    The chapters call it on every PNG they save, so a chapter opened as a notebook shows its
+    figures. In a plain script or a test run IPython is not running and nothing happens (it
+    is never imported here: only an IPython already loaded by a live shell is used).
+    """
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    if ipython is not None and ipython.get_ipython() is not None:
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))
+    return Path(path)
 
 
 def fit_suptitle(fig, text: str, fontsize: float = 13):
@@ -227,20 +253,25 @@ def _as_series(values, name: str) -> np.ndarray:
 def plot_training_curves(history: Mapping[str, Sequence[float]], path, *,
                          keys: Sequence[str] = DEFAULT_CURVE_KEYS, title: str | None = None,
                          smooth: int | None = None, ncols: int | None = None,
-                         dpi: int = 120) -> Path:
-    """One small panel per quantity of ``history`` against ``history['step']``.
+                         evaluations: bool = True, dpi: int = 120) -> Path:
+    """One small panel per quantity of ``history`` against ``history['step']``, and one for
+    the evaluations.
 
     ``history`` is a dict of equal-length lists such as ``{'step': [...], 'label_loss':
     [...], 'domain_loss': [...], 'domain_acc': [...], 'lambda': [...], 'lr': [...]}``; keys
     of ``keys`` that are missing or empty are skipped (any other key may be listed in
     ``keys`` too). Without ``'step'`` the index is used. Noisy series (losses, accuracy) are
     drawn faintly with a moving average on top (window ``smooth``, default ~len/50);
-    ``domain_acc`` gets a dashed chance line at 0.5.
+    ``domain_acc`` gets a dashed chance line at 0.5. With ``evaluations`` and a history
+    holding ``eval_step`` (what the trainer records), a last panel draws the source
+    validation accuracy, the target accuracy (where the target validation set is labelled)
+    and the domain-classifier error at each evaluation.
     """
     if not isinstance(history, Mapping):
         raise TypeError(f"history must be a dict of lists, got {type(history).__name__}")
     present = [k for k in keys if k != "step" and k in history and len(history[k]) > 0]
-    if not present:
+    evaluated = _evaluations(history) if evaluations else {}
+    if not present and not evaluated:
         raise ValueError(
             f"history has none of the keys {list(keys)} (it has {sorted(history)}); "
             "nothing to plot")
@@ -249,8 +280,9 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], path, *,
         steps = _as_series(history["step"], "step")
     else:
         steps = None
-    ncols = ncols or min(3, len(present))
-    nrows = int(np.ceil(len(present) / ncols))
+    panels = len(present) + bool(evaluated)
+    ncols = ncols or min(3, panels)
+    nrows = int(np.ceil(panels / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.1 * nrows),
                              layout="constrained", squeeze=False)
     for ax, k in zip(axes.flat, present):
@@ -262,10 +294,96 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], path, *,
         x = steps if steps is not None else np.arange(len(y), dtype=float)
         _curve_panel(ax, k, x, y, smooth)
         ax.set_xlabel("step" if steps is not None else "record")
-    for ax in list(axes.flat)[len(present):]:
+    if evaluated:
+        _evaluation_panel(list(axes.flat)[len(present)], history["eval_step"], evaluated)
+    for ax in list(axes.flat)[panels:]:
         ax.set_visible(False)
     if title:
         fit_suptitle(fig, title)
+    return save_figure(fig, path, dpi=dpi)
+
+
+def _evaluations(history: Mapping) -> dict:
+    """``{key: series}`` of the evaluation keys the history holds with at least one value
+    (the target accuracy is None where the target validation set is unlabelled)."""
+    n = len(history.get("eval_step") or ())
+    out = {}
+    for key in EVALUATION_KEYS:
+        values = history.get(key) or ()
+        if n and len(values) == n and any(v is not None for v in values):
+            out[key] = _as_series(values, key)
+    return out
+
+
+def _evaluation_panel(ax, eval_steps, evaluated: dict) -> None:
+    x = _as_series(eval_steps, "eval_step")
+    for key, y in evaluated.items():
+        label, color, marker = EVALUATION_KEYS[key]
+        ax.plot(x, y, color=color, lw=1.6, marker=marker if len(y) <= 30 else None, ms=4,
+                label=label)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("evaluations (held-out sets)", fontsize=11)
+    ax.set_xlabel("step")
+    ax.legend(fontsize=8, loc="best", frameon=False)
+    ax.grid(True, alpha=0.3)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+# -- Table 1 beside the paper's ------------------------------------------------------------
+_TABLE_METHODS = (("source_only", "Source only"), ("sa", "SA"), ("dann", "DANN"),
+                  ("train_on_target", "Train on target"))
+_TABLE_ROWS = (("paper", "Paper (Table 1)", "#bdbdbd"), ("ours", "Ours (network outputs)",
+                                                         SOURCE_COLOR),
+               ("ours_svm", "Ours, last layer as linear SVM", "#6baed6"))
+
+
+def plot_table_comparison(results: Mapping, path, *, title: str | None = None,
+                          dpi: int = 120) -> Path:
+    """Bars of target test accuracy, one group per method (source only, SA, DANN, train on
+    target), one bar per row of ``results`` (a ``reproduce`` results dict): the paper's, ours
+    and ours with the last layer retrained as an SVM, whichever it holds. DANN's bars of
+    our rows carry the standard deviation over seeds as an error bar and the seeds' own
+    accuracies as dots. Missing numbers leave a gap."""
+    rows = [(key, label, color) for key, label, color in _TABLE_ROWS if results.get(key)]
+    if not rows:
+        raise ValueError("results hold none of the rows 'paper', 'ours', 'ours_svm'")
+    x = np.arange(len(_TABLE_METHODS), dtype=float)
+    width = 0.8 / len(rows)
+    fig, ax = plt.subplots(figsize=(8.0, 4.6), layout="constrained")
+    for i, (key, label, color) in enumerate(rows):
+        row = results[key]
+        xs = x + (i - (len(rows) - 1) / 2) * width
+        values = np.array([np.nan if row.get(m) is None else float(row[m])
+                           for m, _ in _TABLE_METHODS])
+        spread = np.zeros_like(values)
+        seeds = row.get("dann_per_seed") or {}
+        if key != "paper" and len(seeds) > 1:
+            spread[2] = float(row.get("dann_std") or 0.0)
+        ax.bar(xs, np.nan_to_num(values), width * 0.92, color=color, label=label)
+        if spread[2] > 0 and np.isfinite(values[2]):
+            ax.errorbar(xs[2], values[2], yerr=spread[2], ls="", capsize=3, elinewidth=1.2,
+                        color="#252525")
+        if key != "paper" and len(seeds) > 1:
+            per_seed = [float(v) for v in seeds.values() if v is not None]
+            ax.plot([xs[2]] * len(per_seed), per_seed, ls="", marker="o", ms=3.5,
+                    color="#252525", label="DANN, each seed" if i == 1 else None)
+        for xi, v, e in zip(xs, values, spread):
+            if np.isfinite(v):
+                ax.text(xi, v + e + 0.01, f"{v:.3f}", ha="center", va="bottom", fontsize=7,
+                        rotation=90)
+    ax.set_xticks(x, [label for _, label in _TABLE_METHODS])
+    ax.set_ylim(0.0, 1.15)
+    ax.set_ylabel("target test accuracy")
+    ax.legend(fontsize=8, loc="upper left", frameon=False, ncols=2)
+    ax.grid(True, axis="y", alpha=0.3)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    heading = title or f"Table 1, {results.get('title', '')}: ours beside the paper's"
+    seeds = len((results.get("ours") or {}).get("dann_per_seed") or {})
+    if seeds > 1:
+        heading += f" (DANN: mean ± std over {seeds} seeds)"
+    fit_suptitle(fig, heading, fontsize=12)
     return save_figure(fig, path, dpi=dpi)
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 from pathlib import Path
 
 import numpy as np
 
 from .pairs import METHOD_LABELS
+from .pair_data import provenance_parts
 
 __all__ = ["format_table", "render_markdown", "command_line", "environment"]
 
@@ -77,6 +79,13 @@ def _md_intro(r: dict) -> list[str]:
     if r["settings"].get("quick"):
         lines += ["> **Quick mode**: a few steps on tiny subsets, to test the pipeline. The "
                   "numbers below mean nothing.", ""]
+    resumed = (r.get("resumed") or {}).get("from_step") or {}
+    if resumed:
+        which = ", ".join(f"{name} (from step {step:,})" for name, step in resumed.items())
+        lines += [f"> **Resumed**: this call continued or reloaded networks trained by an "
+                  f"earlier call: {which}. Their numbers come from those checkpoints; the "
+                  "training times below are each network's own, added up over every call "
+                  "(from the checkpoints' sidecars).", ""]
     return lines + [f"Command: `{r['command']}`", ""]
 
 
@@ -107,7 +116,9 @@ def _resumed_note(run: dict) -> str:
         return ""
     if step == run["config"]["steps"]:
         return " (trained by an earlier call, loaded)"
-    return f" (resumed at step {step})"
+    this_call = run.get("train_seconds_this_call")
+    return (f" (resumed at step {step}" +
+            (f"; {this_call:.0f} s of it in this call" if this_call is not None else "") + ")")
 
 
 def _md_runs(r: dict) -> list[str]:
@@ -180,6 +191,7 @@ def _md_settings(r: dict) -> list[str]:
             f"- Data: source `{d['source']}`, target `{d['target']}`"
             f"{' (data dir ' + d['data_dir'] + ')' if d['data_dir'] else ''}; sizes "
             + ", ".join(f"{k} {v:,}" for k, v in d["sizes"].items()) + ".",
+            *_md_provenance(d),
             f"- Images: source {d['original_shapes']['source']}, target "
             f"{d['original_shapes']['target']} -> network input {d['input_shape']} (C, H, W) by "
             f"'{d['image_fit']}' (bilinear resize / centre pad; one channel repeated to three).",
@@ -188,6 +200,24 @@ def _md_settings(r: dict) -> list[str]:
             f"source, half target), seeds {s['seeds']}, device {s['device']}, learning-rate "
             f"annealing {'on' if s['anneal_lr'] else 'off'}.",
             "- DANN config: " + ", ".join(f"{k}={dann_cfg[k]}" for k in keys) + ".", ""]
+
+
+def _md_provenance(d: dict) -> list[str]:
+    """What the domains were built from (MNIST-M's photo set, fonts, generator version) and
+    the fingerprints of the five sets, as lines of the settings."""
+    lines = []
+    for role, prov in (d.get("provenance") or {}).items():
+        if not prov:
+            continue
+        parts = provenance_parts(prov, quote="`")
+        lines.append(f"- {role.capitalize()} `{d[role]}` built from: " + ", ".join(parts)
+                     + (f". **Warning**: {prov['photos_note']}" if "photos_note" in prov
+                        else "") + ".")
+    if d.get("fingerprints"):
+        lines.append("- Data fingerprints (BLAKE2b of each set's images and labels; a resume "
+                     "on other data is refused): " + ", ".join(
+                         f"{k} `{v}`" for k, v in d["fingerprints"].items()) + ".")
+    return lines
 
 
 def _md_timings(r: dict) -> list[str]:
@@ -201,9 +231,27 @@ def _md_timings(r: dict) -> list[str]:
 def _md_files(r: dict) -> list[str]:
     lines = ["## Files", ""]
     lines += [f"- `{v}` ({k})" for k, v in r["figures"].items()]
-    lines += [f"- `{v}` + `{Path(v).with_suffix('.json').name}` ({k}; evaluate with `dann "
-              f"evaluate --checkpoint {v} --dataset DOMAIN`)" for k, v in r["checkpoints"].items()]
-    return lines
+    lines += [f"- `{v}` + `{Path(v).with_suffix('.json').name}` + "
+              f"`{Path(v).stem}.history.csv` ({k})" for k, v in r["checkpoints"].items()]
+    command = _evaluate_command(r)
+    if command:
+        lines += ["", "Evaluate a saved network again (from the folder `dann reproduce` ran in; "
+                      "any other `--dataset` works too):", "", f"    {command}"]
+    return lines + [""]
+
+
+def _evaluate_command(r: dict) -> str | None:
+    """``dann evaluate`` of the first DANN network on the target test set, its path as the
+    reproduce call saw it (relative to the folder it ran in, or absolute)."""
+    ev, out = r.get("evaluate"), r.get("out")
+    name = next((k for k in r["checkpoints"] if k.startswith("dann")), None)
+    if not ev or out is None or name is None:
+        return None
+    parts = ["dann", "evaluate", "--checkpoint", str(Path(out) / r["checkpoints"][name]),
+             "--dataset", ev["dataset"], "--split", ev["split"]]
+    if ev.get("data_dir"):
+        parts += ["--data-dir", ev["data_dir"]]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 # -- what results.json records beside the numbers ----------------------------------------------------

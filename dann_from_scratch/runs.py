@@ -7,9 +7,12 @@ their own. So the rules about a run's files are written once, here:
 
 * **resume only the same run on the same data** (:func:`resume_point`): a checkpoint is
   continued (or, when finished, loaded) only if its config matches (up to the fields that do
-  not change the numbers, :func:`~dann_from_scratch.config.config_differences`) and its
-  sidecar names the same network and data (:data:`RUN_IDENTITY`); anything else is a
-  :class:`~dann_from_scratch.errors.ConfigError` that lists the differences;
+  not change the numbers, :func:`~dann_from_scratch.config.config_differences`), its
+  sidecar names the same network and data (:data:`RUN_IDENTITY`) and, where the sidecar
+  records them, the data are the same by content (:data:`DATA_CONTENT`: a fingerprint of
+  every set, the photo set, fonts and generator versions they were built from); anything
+  else is a :class:`~dann_from_scratch.errors.ConfigError` that names every difference
+  (which set, which field, now and then);
 * **a run folder belongs to one run**: a run that does not resume refuses to replace a
   checkpoint already there unless told to overwrite it (:func:`refuse_overwrite`), and a run
   holds an exclusive lock on its folder while it writes there (:func:`hold_run_folder`);
@@ -19,6 +22,8 @@ their own. So the rules about a run's files are written once, here:
 * a checkpoint of a pair's run has a JSON **sidecar** (written once training is under way,
   completed with the outcome after it) that says which network and data it holds, so
   ``dann evaluate`` can rebuild it (:func:`load_trained_model`, :func:`evaluate_checkpoint`);
+  its ``train_seconds`` adds up every call that trained the network, so a resumed run
+  reports the time the network took, not only the rerun's;
 * the **signals** of a trained network (source validation accuracy, domain-classifier error)
   come from its held-out validation sets, and the target test labels are read once, after
   training, for the accuracy that is reported.
@@ -43,7 +48,7 @@ from .pair_data import PairData, fit_images
 from .pairs import PairSpec
 from .trainers import TrainConfig, config_differences, evaluate, predict_logits, train
 
-__all__ = ["RUN_IDENTITY", "LOCK_NAME", "RunFolderBusy", "refuse_overwrite", "hold_run_folder",
+__all__ = ["RUN_IDENTITY", "DATA_CONTENT", "LOCK_NAME", "RunFolderBusy", "refuse_overwrite", "hold_run_folder",
            "Prior", "Trained", "PairRun", "resume_point", "train_run",
            "outcome", "run_pair", "run_identity", "labelled_target_subset", "load_trained_model",
            "evaluate_checkpoint"]
@@ -51,23 +56,31 @@ __all__ = ["RUN_IDENTITY", "LOCK_NAME", "RunFolderBusy", "refuse_overwrite", "ho
 #: sidecar entries that say which network and data a checkpoint belongs to: a run resumes a
 #: checkpoint only when all of them, and its config, are those of the run asking
 RUN_IDENTITY = ("model", "source", "target", "image_fit", "data_dir", "quick", "n_labelled")
+#: sidecar entries that say by content which data a checkpoint was trained on
+#: (:attr:`~dann_from_scratch.pair_data.PairData.info`): compared when both the run asking and
+#: the sidecar have them (sidecars written before they existed resume unchecked by content)
+DATA_CONTENT = ("provenance", "fingerprints")
 _SIGNALS = ("source_val_acc", "target_acc", "domain_error")
 
 
 @dataclass
 class Prior:
-    """A checkpoint that a resumed run continues: its steps done and its sidecar (or {})."""
+    """A checkpoint that a resumed run continues: its steps done and its sidecar (or {});
+    ``unchecked``: the sidecar predates the data fingerprints, so the data were not compared
+    by content."""
 
     step: int
     sidecar: dict
+    unchecked: bool = False
 
 
 @dataclass
 class Trained:
     """What a run gives back.
 
-    ``seconds``: training time (for a finished run loaded again, the time it took when it
-    was trained); ``resumed_from_step``: the checkpoint's step when the run resumed one (None:
+    ``seconds``: training time, every call that trained the network added up (for a finished
+    run loaded again, the time it took when it was trained); ``call_seconds``: this call's
+    share of it; ``resumed_from_step``: the checkpoint's step when the run resumed one (None:
     trained in one go); ``signals``: :func:`~dann_from_scratch.evaluation.evaluate` on the
     validation sets (None without them); ``target_test_acc``: accuracy on the test set, if
     given; ``wall_seconds``: the whole call, evaluation included (set by the worker pool).
@@ -78,6 +91,7 @@ class Trained:
     seconds: float
     step: int
     resumed_from_step: int | None = None
+    call_seconds: float | None = None
     signals: dict | None = None
     target_test_acc: float | None = None
     wall_seconds: float | None = None
@@ -88,7 +102,8 @@ def resume_point(checkpoint, config: TrainConfig, identity: dict | None = None) 
     """The checkpoint a run with ``config`` (and sidecar ``identity``) may continue: None when
     there is no file, a :class:`Prior` when it holds this run, and a :class:`ConfigError`
     naming every difference when it holds another one (reusing it would mix two runs).
-    Without ``identity`` only the configs are compared."""
+    Without ``identity`` only the configs are compared; the data's content
+    (:data:`DATA_CONTENT`) only where ``identity`` and the sidecar both record it."""
     path = Path(checkpoint)
     if not path.exists():
         return None
@@ -98,6 +113,7 @@ def resume_point(checkpoint, config: TrainConfig, identity: dict | None = None) 
     if identity is not None:
         diffs += [_difference(key, identity.get(key), old.get(key)) for key in RUN_IDENTITY
                   if identity.get(key) != old.get(key)]
+        diffs += _content_differences(identity, old)
     now = config.to_dict()
     diffs += [_difference(key, now[key], saved.config.get(key))
               for key in config_differences(saved.config, config)]
@@ -105,11 +121,59 @@ def resume_point(checkpoint, config: TrainConfig, identity: dict | None = None) 
         raise ConfigError("resume", f"resume=True: {path} holds a different run: "
                                     f"{'; '.join(diffs)}. Use another output folder, or drop "
                                     "resume=True to train it again.")
-    return Prior(step=saved.step, sidecar=old)
+    unchecked = (identity is not None and all(k in identity for k in DATA_CONTENT)
+                 and not all(isinstance(old.get(k), dict) for k in DATA_CONTENT))
+    return Prior(step=saved.step, sidecar=old, unchecked=unchecked)
 
 
 def _difference(name: str, now, saved) -> str:
     return f"{name}={now!r} differs from the checkpoint's {saved}"
+
+
+def _content_differences(identity: dict, old: dict) -> list[str]:
+    """What changed in the data by content: the provenance of each domain (photo set, fonts,
+    generator), then the sets whose fingerprints differ; [] where either side lacks them."""
+    diffs = []
+    now, then = identity.get("provenance"), old.get("provenance")
+    if isinstance(now, dict) and isinstance(then, dict):
+        for role in dict.fromkeys([*now, *then]):
+            diffs += _provenance_differences(role, now.get(role) or {}, then.get(role) or {})
+    now, then = identity.get("fingerprints"), old.get("fingerprints")
+    if isinstance(now, dict) and isinstance(then, dict):
+        changed = [f"{name} (fingerprint {now.get(name)} now, {then.get(name)} then)"
+                   for name in dict.fromkeys([*now, *then]) if now.get(name) != then.get(name)]
+        if changed:
+            diffs.append("the images or labels of " + ", ".join(changed) + " differ")
+    return diffs
+
+
+#: provenance fields reported together: what a photo set or a font set is, in words
+_FIELD_GROUPS = {"photo set": ("photos", "photos_count", "photos_sha256"),
+                 "fonts": ("fonts", "fonts_sha256")}
+
+
+def _provenance_differences(role: str, now: dict, then: dict) -> list[str]:
+    """The differences in one domain's provenance, e.g. "the target's photo set differs:
+    /data/bsds500/train (200 photos, sha256 1a..) now, the checkpoint's ... (... 3c..)"."""
+    diffs, grouped = [], {"photos_note"}        # the note only repeats what the set says
+
+    def described(prov: dict, keys) -> str:
+        if keys[0] not in prov:
+            return "none"
+        if keys[0] == "photos":
+            return (f"{prov['photos']} ({prov.get('photos_count')} photos, sha256 "
+                    f"{prov.get('photos_sha256')})")
+        return f"{prov['fonts']} fonts (sha256 {prov.get('fonts_sha256')})"
+
+    for what, keys in _FIELD_GROUPS.items():
+        grouped.update(keys)
+        if any(now.get(k) != then.get(k) for k in keys):
+            diffs.append(f"the {role}'s {what} differs: {described(now, keys)} now, the "
+                         f"checkpoint's {described(then, keys)}")
+    diffs += [f"the {role}'s {key} is {now.get(key)!r} now, the checkpoint's {then.get(key)!r}"
+              for key in dict.fromkeys([*now, *then])
+              if key not in grouped and now.get(key) != then.get(key)]
+    return diffs
 
 
 # -- the run folder: one run at a time, nothing replaced unasked --------------------------------
@@ -201,21 +265,25 @@ def train_run(model, source, target, config: TrainConfig, *, val=None, test=None
     prior = resume_point(checkpoint, config, sidecar) if resume else None
     if log is not None:
         log(_announcement(name, config, checkpoint, prior))
-    start = time.perf_counter()
-    early = _EarlySidecar(checkpoint, sidecar)
+        if prior is not None and prior.unchecked:
+            log(f"note: {ckpt_io.sidecar_path(checkpoint)} predates data fingerprints, so "
+                "the data could not be compared with the checkpoint's by content")
+    earlier = (prior.sidecar.get("train_seconds") or 0.0) if prior is not None else 0.0
+    sidecar_writer = _SidecarWriter(checkpoint, sidecar, earlier)
     try:
         history = train(model, source, target, config, target_labelled=target_labelled,
                         val=val, checkpoint_path=checkpoint,
                         resume_from=checkpoint if prior else None,
                         checkpoint_every=checkpoint_every, stop_after=stop_after,
-                        bar_position=bar_position, callback=early.after_step)
+                        bar_position=bar_position, callback=sidecar_writer.after_step)
     except BaseException:
-        early.if_checkpoint_written()     # an interrupted run's checkpoint needs its sidecar
+        sidecar_writer.on_the_way_out()     # an interrupted run's checkpoint needs its sidecar
         raise
     # a finished run loaded again keeps the time it took to train
     finished_before = prior is not None and prior.step >= config.steps
-    earlier = prior.sidecar.get("train_seconds", 0.0) if finished_before else 0.0
-    done = Trained(model=model, history=history, seconds=earlier + time.perf_counter() - start,
+    seconds = earlier if finished_before else sidecar_writer.seconds()
+    done = Trained(model=model, history=history, seconds=seconds,
+                   call_seconds=seconds - earlier,
                    step=max(stop_after or config.steps, prior.step if prior else 0),
                    resumed_from_step=prior.step if prior else None)
     if val is not None:
@@ -229,23 +297,33 @@ def train_run(model, source, target, config: TrainConfig, *, val=None, test=None
     return done
 
 
-class _EarlySidecar:
+class _SidecarWriter:
     """Writes a run's sidecar once the trainer has accepted its data and taken a step (its
-    ``after_step`` is the trainer's callback), or when the run stops having written a
-    checkpoint: a run refused by a check leaves the sidecar on disk as it was."""
+    ``after_step`` is the trainer's callback), and again when the run stops having saved a
+    checkpoint (Ctrl-C, SIGTERM, divergence), with the training time so far: a run refused
+    by a check leaves the sidecar on disk as it was, and a resumed run adds its time to the
+    ``earlier`` seconds its sidecar recorded."""
 
-    def __init__(self, checkpoint, sidecar: dict | None):
-        self.checkpoint, self.sidecar = checkpoint, sidecar
+    def __init__(self, checkpoint, sidecar: dict | None, earlier: float = 0.0):
+        self.checkpoint, self.sidecar, self.earlier = checkpoint, sidecar, float(earlier)
         self.before = _stat(checkpoint) if sidecar is not None else None
+        self.written = False
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        """Training time of the network: the earlier calls' and this one's so far."""
+        return self.earlier + time.perf_counter() - self.start
 
     def after_step(self, step: int, logs: dict) -> None:
-        if self.sidecar is not None:
+        if self.sidecar is not None and not self.written:
             ckpt_io.write_sidecar(self.checkpoint, self.sidecar)
-            self.sidecar = None
+            self.written = True
 
-    def if_checkpoint_written(self) -> None:
+    def on_the_way_out(self) -> None:
         if self.sidecar is not None and _stat(self.checkpoint) != self.before:
-            self.after_step(0, {})
+            ckpt_io.write_sidecar(self.checkpoint, {**self.sidecar,
+                                                    "train_seconds": self.seconds()})
+            self.written = True
 
 
 def _stat(path) -> tuple | None:
@@ -305,12 +383,14 @@ class PairRun:
 def run_identity(run: PairRun, data_info: dict) -> dict:
     """The :data:`RUN_IDENTITY` entries of ``run`` on data described by ``data_info`` (a
     :attr:`PairData.info`, or :func:`~dann_from_scratch.pair_data.data_identity` before the
-    data are loaded)."""
+    data are loaded), and the :data:`DATA_CONTENT` entries where ``data_info`` has them (once
+    the data are loaded)."""
     identity = {"model": run.spec.model,
                 **{key: data_info[key] for key in ("source", "target", "image_fit", "data_dir",
                                                    "quick")}}
     if run.n_labelled is not None:
         identity["n_labelled"] = run.n_labelled
+    identity.update({key: data_info[key] for key in DATA_CONTENT if key in data_info})
     return identity
 
 

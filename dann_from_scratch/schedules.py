@@ -53,7 +53,9 @@ class LambdaSchedule:
 
     def __call__(self, p) -> float:
         p = check_progress(p, "LambdaSchedule")
+        # BEGIN SOLUTION A5.2
         return self.scale * (2.0 / (1.0 + math.exp(-self.gamma * p)) - 1.0)
+        # END SOLUTION
 
     def __repr__(self) -> str:
         return f"LambdaSchedule(gamma={self.gamma:g}, scale={self.scale:g})"
@@ -85,7 +87,9 @@ class AnnealedLR:
 
     def __call__(self, p) -> float:
         p = check_progress(p, "AnnealedLR")
+        # BEGIN SOLUTION A5.2
         return self.mu0 / (1.0 + self.alpha * p) ** self.beta
+        # END SOLUTION
 
     def __repr__(self) -> str:
         return f"AnnealedLR(mu0={self.mu0:g}, alpha={self.alpha:g}, beta={self.beta:g})"

@@ -25,8 +25,10 @@ def unsupervised_score(source_val_acc: float, domain_error: float) -> tuple[floa
     domain confusion). Domain confusion is ``min(e, 1 - e)`` of the domain classifier's balanced
     error e: 0.5 = the domains cannot be told apart (a classifier that is systematically wrong
     also separates them, hence the min)."""
+    # BEGIN SOLUTION A6.4
     e = float(domain_error)
     return float(source_val_acc), min(e, 1.0 - e)
+    # END SOLUTION
 
 
 def select_meta_parameters(candidates: Sequence[dict], tolerance: float = 0.01) -> int:
@@ -37,7 +39,9 @@ def select_meta_parameters(candidates: Sequence[dict], tolerance: float = 0.01) 
     domain classifier's error high); ties go to the earlier candidate."""
     if not candidates:
         raise ValueError("select_meta_parameters: no candidates")
+    # BEGIN SOLUTION A6.4
     scores = [unsupervised_score(c["source_val_acc"], c["domain_error"]) for c in candidates]
     best_acc = max(s[0] for s in scores)
     ok = [i for i, s in enumerate(scores) if s[0] >= best_acc - tolerance - 1e-12]
     return max(ok, key=lambda i: (scores[i][1], -i))
+    # END SOLUTION

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from . import checkpoint as ckpt_io
 from .errors import ConfigError
-from .pair_data import data_identity, load_pair_data
+from .pair_data import data_identity, data_notes, load_pair_data
 from .pairs import custom_spec
 from .runs import (PairRun, hold_run_folder, outcome, refuse_overwrite, resume_point,
                    run_identity, run_pair)
@@ -65,7 +66,8 @@ class SingleRun:
         :data:`~dann_from_scratch.config.METHODS`), the network ``model`` (default: from the
         domains' image size), the training settings (None: :data:`NEW_RUN_DEFAULTS` and the
         paper's), ``n_labelled`` labelled target images per class for "semi_supervised",
-        the data (``data_dir``, ``quick`` subsets, ``image_fit``), ``out_dir`` (default
+        the data (``data_dir``, ``quick``: tiny subsets and, unless given, the steps and batch
+        of reproduce's quick mode; ``image_fit``), ``out_dir`` (default
         ``dann_runs/SOURCE-TARGET-METHOD-seedN``). ``resume``: a checkpoint written by an
         earlier call, continued with its own settings; ``overwrite``: a new run may replace
         the checkpoint already in ``out_dir`` (else that is a ConfigError); ``stop_after``:
@@ -108,19 +110,31 @@ class SingleRun:
                 f"network: {c.steps} steps of batch {c.batch_size}; checkpoint {self.checkpoint}"
                 + (" (resuming)" if self.resume else ""))
 
-    def run(self) -> dict:
+    def run(self, log: Callable[[str], None] | None = None) -> dict:
         """Load the data, train (or continue), evaluate. Returns the checkpoint, the run's
         numbers (:func:`~dann_from_scratch.runs.outcome`: steps done, source validation
-        accuracy, domain-classifier error, target test accuracy) and the test set's name."""
+        accuracy, domain-classifier error, target test accuracy) and the test set's name.
+        ``log(line)`` is told what the data were built from (MNIST-M's photo set, ...) once
+        they are loaded, and notes about the resume check."""
         spec, config = self.pair_run.spec, self.pair_run.config
         with hold_run_folder(self.checkpoint.parent):   # run_pair checks again, under the lock
             data = load_pair_data(spec, data_dir=self.data_dir, quick=self.quick, seed=0,
                                   download=self.download, image_fit=self.image_fit)
+            for line in data_notes(data.info) if log is not None else ():
+                log(line)
             done = run_pair(self.pair_run, data, resume=self.resume, overwrite=self.overwrite,
-                            stop_after=self.stop_after,
+                            stop_after=self.stop_after, log=_notes_only(log),
                             checkpoint_every=max(1, config.steps // 20))
         return {"checkpoint": str(self.checkpoint), "test_set": f"{spec.target}/"
                 f"{spec.target_test_split}", **outcome(done, config)}
+
+
+def _notes_only(log):
+    """``log`` for the notes of :func:`~dann_from_scratch.runs.train_run` only: ``dann train``
+    has said what it trains already (:meth:`SingleRun.describe`)."""
+    if log is None:
+        return None
+    return lambda line: log(line) if line.startswith("note:") else None
 
 
 def _config(settings: dict) -> TrainConfig:
@@ -135,6 +149,10 @@ def _new_run(given: dict, data: dict, watch: dict, out_dir):
     if not data["source"] or not data["target"]:
         raise ConfigError("source", "train needs source= and target= (or resume=CKPT)")
     settings = {**{k: v for k, v in NEW_RUN_DEFAULTS.items() if k != "n_labelled"}, **given}
+    if data["quick"]:   # seconds, as reproduce's quick mode: its steps and batch unless given
+        from .experiments import QUICK_BATCH, QUICK_STEPS
+        settings.update({k: v for k, v in (("steps", QUICK_STEPS), ("batch_size", QUICK_BATCH))
+                         if k not in given})
     steps = settings["steps"]
     settings.update(eval_every=max(1, steps // 10), log_every=max(1, steps // 500), **watch)
     if settings["method"] == "semi_supervised" and "labelled_per_batch" not in given:

@@ -14,9 +14,10 @@ around a step: the history, evaluation on the validation sets, checkpoints, resu
 *validation* set).
 
 **Checkpoints** (:mod:`~dann_from_scratch.checkpoint`) hold everything the next step depends
-on, so a resumed run is bit for bit the uninterrupted one. A first Ctrl-C (SIGINT) or SIGTERM
-(what ``kill``, ``timeout`` and job schedulers send) while a checkpoint path is set finishes the
-step in progress, saves, then raises KeyboardInterrupt.
+on, so a resumed run is bit for bit the uninterrupted one; each save also writes the history
+so far beside it as ``NAME.history.csv`` (:func:`~dann_from_scratch.checkpoint.write_history_csv`).
+A first Ctrl-C (SIGINT) or SIGTERM (what ``kill``, ``timeout`` and job schedulers send) while a
+checkpoint path is set finishes the step in progress, saves, then raises KeyboardInterrupt.
 
 **Divergence.** A loss that becomes NaN or infinite stops the run with
 :class:`TrainingDiverged`, and no checkpoint is ever written from non-finite parameters: the
@@ -37,6 +38,7 @@ from .batches import BatchSampler, TrainingData
 from .config import TrainConfig, config_differences
 from .evaluation import evaluate
 from .inputs import compute_input_mean
+from .threads import blas_threads
 from .updaters import GRLUpdater
 
 __all__ = ["train", "training_loop", "TrainingDiverged"]
@@ -101,7 +103,8 @@ def training_loop(model, source, target, config, updater_cls, target_labelled=No
     step, in_step = start, False
     model.train()
     try:
-        with _DeferredInterrupt(enabled=checkpoint_path is not None) as interrupt:
+        # the BLAS thread rule of dann_from_scratch.threads (one thread unless told otherwise)
+        with blas_threads(), _DeferredInterrupt(enabled=checkpoint_path is not None) as interrupt:
             while step < end:
                 in_step = True
                 logs = run.take_step(step)
@@ -261,6 +264,7 @@ class _Run:
             updater_state=updater.state_dict(), sampler_state=self.sampler.state_dict(),
             module_rngs=ckpt_io.module_rng_states(model), input_mean=model.input_mean,
             history=self.history, trainer=updater.name))
+        ckpt_io.write_history_csv(self.checkpoint_path, self.history)   # beside it, same step
         self.saved_step = step
 
     def diverged(self, what: str, lr: float) -> TrainingDiverged:
@@ -327,11 +331,9 @@ class _DeferredInterrupt:
 
 # -- the progress bar ------------------------------------------------------------------------
 def _progress_bar(config: TrainConfig, start: int, end: int, position: int | None):
-    if not config.progress:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=end, initial=start, desc=config.method, unit="step", dynamic_ncols=True,
-                position=position)
+    # a bar in a terminal, occasional plain lines in a log (progress.py)
+    from .progress import training_progress
+    return training_progress(config, start, end, position)
 
 
 def _update_bar(bar, logs: dict) -> None:

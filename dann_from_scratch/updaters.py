@@ -84,12 +84,15 @@ class GRLUpdater(_SGDUpdater):
         super().__init__(model, config, model.parameters())
 
     def step(self, batch: Batch, lambda_: float, lr: float) -> dict:
+        # Building blocks: model.grl.lambda_, dann_losses, self._sgd_step(lr), self._logs(...).
+        # BEGIN SOLUTION A5.3
         self.model.grl.lambda_ = lambda_              # R_lambda for this step (eq. 8)
         self.optimizer.zero_grad()
         label_loss, domain_loss, domain_logits = dann_losses(self.model, batch)
         (label_loss + domain_loss).backward()         # one pass: eqs. (4)-(6) via the GRL
         self._sgd_step(lr)
         return self._logs(label_loss, domain_loss, domain_logits, batch)
+        # END SOLUTION
 
 
 def _take_grads(params) -> list:
@@ -119,6 +122,9 @@ class SaddlePointUpdater(_SGDUpdater):
         super().__init__(model, config, self.params)
 
     def step(self, batch: Batch, lambda_: float, lr: float) -> dict:
+        # Building blocks: dann_losses(..., reverse_gradient=False), backward(retain_graph=True),
+        # _take_grads, self._combined, self._sgd_step(lr), self._logs(...).
+        # BEGIN SOLUTION A5.4
         self.optimizer.zero_grad()
         # One forward pass; G_d reads the features directly (no gradient reversal).
         label_loss, domain_loss, domain_logits = dann_losses(self.model, batch,
@@ -133,9 +139,11 @@ class SaddlePointUpdater(_SGDUpdater):
             p.grad = grad                    # what SGD applies, with its momentum rule
         self._sgd_step(lr)
         return self._logs(label_loss, domain_loss, domain_logits, batch)
+        # END SOLUTION
 
     def _combined(self, g_y: list, g_d: list, lambda_: float) -> list:
         """The gradient each parameter descends in (4)-(6)."""
+        # BEGIN SOLUTION A5.4
         n_f, n_y = len(self.theta_f), len(self.theta_y)
         grads = []
         for i in range(len(self.params)):
@@ -147,3 +155,4 @@ class SaddlePointUpdater(_SGDUpdater):
             else:                            # (6): G_d descends L_d (weight 1)
                 grads.append(g_d[i])
         return grads
+        # END SOLUTION

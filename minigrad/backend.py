@@ -23,6 +23,7 @@ __all__ = [
     "to_numpy",
     "DeviceError",
     "add_at",
+    "use_device_array_module",
 ]
 
 numpy_module = numpy
@@ -52,6 +53,23 @@ def _try_import_cupy():
         except Exception as e:  # ImportError, CUDARuntimeError, ...
             _cupy_error = e
     return _cupy
+
+
+def use_device_array_module(module):
+    """Make ``module`` the array module of device ``'cuda'`` in CuPy's place; ``None`` goes
+    back to CuPy (imported lazily, as before). Returns the module that was in use (or
+    ``None``), so a caller can put it back.
+
+    This is for tests: CI has no GPU, so the test suite plugs in a strict CuPy stand-in
+    (``tests/strict_xp.py``: NumPy underneath, but it refuses implicit conversion to NumPy
+    and offers only CuPy's functions) and runs the ``gpu`` tests on it. ``module`` needs what
+    minigrad uses of CuPy: an ``ndarray`` type, the NumPy-like functions, ``asarray`` (host
+    to device) and arrays with ``.get()`` (device to host).
+    """
+    global _cupy, _cupy_error
+    previous = _cupy
+    _cupy, _cupy_error = module, None
+    return previous
 
 
 def gpu_available() -> bool:

@@ -173,9 +173,11 @@ def sum_to_shape(grad, shape):
     so the result has ``shape`` (the shape of the input that was broadcast)."""
     if grad.shape == tuple(shape):
         return grad
+    # BEGIN SOLUTION A1.2
     extra = grad.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(
         i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1
     )
     grad = grad.sum(axis=axes, keepdims=True)
     return grad.reshape(shape)
+    # END SOLUTION

@@ -25,7 +25,7 @@ from .tensor import Tensor, no_grad
 
 np = backend.numpy_module  # checks run on the CPU in float64
 
-__all__ = ["gradcheck", "numerical_gradient", "GradcheckError"]
+__all__ = ["gradcheck", "numerical_gradient", "GradcheckError", "adjoint_gap"]
 
 
 class GradcheckError(AssertionError):
@@ -146,3 +146,31 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
             f"analytic {a_val:.10g} vs numeric {n_val:.10g} "
             f"(|diff| = {abs(a_val - n_val):.3g}, tolerance {atol + rtol * abs(n_val):.3g})")
     return True
+
+
+def adjoint_gap(forward, adjoint, x_shape, y_shape, seed: int = 0) -> float:
+    """How far ``adjoint`` is from being the adjoint (transpose) of the linear map ``forward``.
+
+    Draws random float64 arrays ``x`` of ``x_shape`` and ``y`` of ``y_shape`` and returns the
+    relative gap ``|<A x, y> - <x, A^T y>| / max(|<A x, y>|, |<x, A^T y>|)`` between the two
+    inner products, with ``A = forward`` and ``A^T = adjoint`` (functions of NumPy arrays).
+    For a true adjoint pair it is round-off, about 1e-15; a backward that drops, doubles or
+    misplaces contributions (a col2im that overwrites where windows overlap, say) gives a gap
+    near 1. Only linear maps have an adjoint: im2col/col2im, a convolution in its input,
+    pooling's gradient routing. 0.0 when both inner products are exactly 0.
+    """
+    # BEGIN SOLUTION A3.4
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(tuple(x_shape))
+    y = rng.standard_normal(tuple(y_shape))
+    ax = backend.to_numpy(forward(x))
+    aty = backend.to_numpy(adjoint(y))
+    if ax.shape != y.shape:
+        raise ValueError(f"adjoint_gap: forward(x) has shape {ax.shape}, expected y_shape {y.shape}")
+    if aty.shape != x.shape:
+        raise ValueError(f"adjoint_gap: adjoint(y) has shape {aty.shape}, expected x_shape {x.shape}")
+    lhs = float((ax.astype(np.float64) * y).sum())
+    rhs = float((x * aty.astype(np.float64)).sum())
+    scale = max(abs(lhs), abs(rhs))
+    return 0.0 if scale == 0.0 else abs(lhs - rhs) / scale
+    # END SOLUTION

@@ -35,14 +35,18 @@ def as_rng(rng=None):
 
 def he_normal(shape, fan_in: int, rng) -> "np.ndarray":
     """He et al. (2015): N(0, 2 / fan_in), suited to ReLU layers. float32."""
+    # BEGIN SOLUTION A4.1
     std = math.sqrt(2.0 / fan_in)
     return (as_rng(rng).standard_normal(shape) * std).astype(np.float32)
+    # END SOLUTION
 
 
 def glorot_uniform(shape, fan_in: int, fan_out: int, rng) -> "np.ndarray":
     """Glorot & Bengio (2010): U(-a, a), a = sqrt(6 / (fan_in + fan_out)). float32."""
+    # BEGIN SOLUTION A4.1
     a = math.sqrt(6.0 / (fan_in + fan_out))
     return as_rng(rng).uniform(-a, a, size=shape).astype(np.float32)
+    # END SOLUTION
 
 
 def _init_weight(init: str, shape, fan_in, fan_out, rng):
@@ -207,15 +211,19 @@ class Linear(Module):
                  init: str = "he"):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
+        # BEGIN SOLUTION A4.2
         self.weight = Parameter(_init_weight(init, (out_features, in_features), in_features,
                                              out_features, rng))
         self.bias = Parameter(np.zeros(out_features, dtype=np.float32)) if bias else None
+        # END SOLUTION
 
     def forward(self, x):
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"Linear({self.in_features}, {self.out_features}): expected input "
                              f"(N, {self.in_features}), got shape {x.shape}")
+        # BEGIN SOLUTION A4.2
         return ops.linear(x, self.weight, self.bias)
+        # END SOLUTION
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}"
@@ -230,13 +238,17 @@ class Conv2d(Module):
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
+        # BEGIN SOLUTION A4.2
         fan_in, fan_out = in_channels * kh * kw, out_channels * kh * kw
         self.weight = Parameter(_init_weight(init, (out_channels, in_channels, kh, kw),
                                              fan_in, fan_out, rng))
         self.bias = Parameter(np.zeros(out_channels, dtype=np.float32)) if bias else None
+        # END SOLUTION
 
     def forward(self, x):
+        # BEGIN SOLUTION A4.2
         return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+        # END SOLUTION
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -111,22 +111,48 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
         if weight_decay < 0:
             raise ValueError(f"SGD: weight_decay must be >= 0, got {weight_decay}")
-        self.momentum, self.weight_decay = momentum, weight_decay
+        # Python floats, like lr in step(): a NumPy float64 would promote float32 updates
+        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
         self.velocity = [None] * len(self.params)
 
     def _update(self, i, p, grad, lr):
-        if self.weight_decay:
-            grad = grad + self.weight_decay * p.data
-        if self.momentum:
-            v = self.velocity[i]
-            if v is None:
-                v = self.velocity[i] = lr * grad
+        # Update p.data in place; keep the velocity of parameter i in self.velocity[i].
+        # BEGIN SOLUTION A4.3
+        xp = backend.get_array_module(p.data)
+        momentum, weight_decay = self.momentum, self.weight_decay
+        first = momentum and self.velocity[i] is None  # v starts at 0: the first v is lr g
+        if first:
+            self.velocity[i] = xp.empty_like(p.data)
+
+        def update(w, g, v, scratch):
+            """v <- m v + lr (g + wd w);  w <- w - v, in place on these arrays; ``scratch``
+            (their shape) holds lr (g + wd w), so no temporary array is made."""
+            if weight_decay:
+                g = xp.add(g, xp.multiply(weight_decay, w, out=scratch), out=scratch)
+            if not momentum:
+                w -= xp.multiply(lr, g, out=scratch)
+            elif first:
+                w -= xp.multiply(lr, g, out=v)
             else:
-                v *= self.momentum
-                v += lr * grad
-            p.data -= v
+                v *= momentum
+                v += xp.multiply(lr, g, out=scratch)
+                w -= v
+
+        # On the CPU, a block of rows (about 64 K numbers) at a time: the scratch block is
+        # still in cache when it is read back, which makes the update of a large layer about
+        # a third faster. Every number goes through the same operations in the same order as
+        # on whole arrays, so the result is the same to the bit. On a GPU: whole arrays.
+        w, v = p.data, self.velocity[i]
+        block = 1 << 16
+        if xp is not backend.numpy_module or w.ndim == 0 or w.size <= block:
+            update(w, grad, v, xp.empty_like(w))
         else:
-            p.data -= lr * grad
+            rows = max(1, block * len(w) // w.size)
+            scratch = xp.empty_like(w[:rows])
+            for a in range(0, len(w), rows):
+                r = slice(a, a + rows)
+                update(w[r], grad[r], None if v is None else v[r], scratch[:len(w[r])])
+        # END SOLUTION
 
     def _slots(self) -> dict:
         return {"velocity": self.velocity}

@@ -178,16 +178,24 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape}, tensor has shape {self.shape}")
 
-        grads = {id(self): grad}
+        # BEGIN SOLUTION A1.1
+        # grads maps a tensor to (its gradient so far, whether that array is its own).
+        # An array is its own when an op made it for this one input: it owns its memory
+        # (not a view), the op gave it to no other input (x + y hands one array to both) and
+        # it is not the caller's grad= array flowing down unchanged. A leaf keeps its own
+        # gradient as it is and copies a shared one, so no two .grad arrays (nor a .grad and
+        # the caller's array) are ever the same memory.
+        grads = {id(self): (grad, False)}
         for t in reversed(_topological_order(self)):
-            g = grads.pop(id(t), None)
+            g, own = grads.pop(id(t), (None, False))
             if g is None:
                 continue
             ctx = t._ctx
             if ctx is None:  # a leaf: keep the gradient
-                # copy the first one: g may be shared (x + y hands the same array to both
-                # inputs, and the caller's grad= array flows down unchanged through views)
-                t.grad = g.copy() if t.grad is None else t.grad + g
+                if t.grad is not None:
+                    t.grad = t.grad + g
+                else:
+                    t.grad = g if own else g.copy()
                 continue
             if ctx.inputs is None:
                 raise RuntimeError(
@@ -207,9 +215,14 @@ class Tensor:
                         f"{ctx.name}.backward returned a gradient of shape {ig.shape} dtype "
                         f"{ig.dtype} for an input of shape {inp.shape} dtype {inp.dtype}")
                 key = id(inp)
-                grads[key] = ig if key not in grads else grads[key] + ig
+                if key in grads:
+                    grads[key] = (grads[key][0] + ig, True)
+                else:
+                    given_once = sum(other is ig for other in in_grads) == 1
+                    grads[key] = (ig, ig.base is None and given_once and (ig is not g or own))
             if not retain_graph:
                 ctx.free()
+        # END SOLUTION
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -257,6 +270,7 @@ def _topological_order(root: Tensor) -> list:
     Iterative depth-first search with an explicit stack (HIPS autograd does the same), so
     the depth of the graph is not limited by Python's recursion limit.
     """
+    # BEGIN SOLUTION A1.1
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
@@ -274,6 +288,7 @@ def _topological_order(root: Tensor) -> list:
                 if inp.requires_grad and id(inp) not in visited:
                     stack.append((inp, False))
     return order
+    # END SOLUTION
 
 
 def tensor(data, requires_grad: bool = False, dtype=None, device: str = "cpu") -> Tensor:

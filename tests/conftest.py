@@ -2,8 +2,11 @@
 
 * ``BACKENDS`` / the ``backend`` fixture: every test that takes it runs once on NumPy and
   once on CuPy (Chainer's one test class on every backend). The CuPy run carries
-  ``pytest.mark.gpu`` and is skipped unless :func:`minigrad.gpu_available`; so is every
-  other ``gpu``-marked test (see ``pytest_collection_modifyitems``).
+  ``pytest.mark.gpu``. On a machine with CuPy and a GPU the ``gpu`` tests run on CuPy.
+  Without one they run on the strict CuPy stand-in (``tests/strict_xp.py``: host memory,
+  but it refuses implicit conversion to NumPy and offers only CuPy's functions), plugged in
+  as device ``'cuda'`` for the duration of each ``gpu`` test; ``--no-strict-xp`` skips them
+  instead (see ``pytest_collection_modifyitems`` and ``_device_for_gpu_tests``).
 * Hypothesis profiles: ``ci`` (the default: 25 examples, no deadline) and ``dev`` (200
   examples); pick one with ``--hypothesis-profile=dev`` or ``HYPOTHESIS_PROFILE=dev``.
 * ``check_op(fn, *arrays, reference=...)``: tinygrad's one-line op test. Forward against a
@@ -40,14 +43,41 @@ BACKENDS = [
 DEVICE = {"numpy": "cpu", "cupy": "cuda"}
 
 
+def pytest_addoption(parser):
+    parser.addoption("--no-strict-xp", action="store_true",
+                     help="without a GPU, skip the gpu tests instead of running them on the "
+                          "strict CuPy stand-in (tests/strict_xp.py)")
+
+
+def _use_strict_xp(config) -> bool:
+    """Whether ``gpu`` tests run on the stand-in: only where no real GPU is available."""
+    return not config.getoption("--no-strict-xp") and not mg.gpu_available()
+
+
 def pytest_collection_modifyitems(config, items):
     """Skip every ``gpu``-marked test (the CuPy half of each backend parametrisation
-    included) when CuPy or a CUDA device is missing."""
+    included) when CuPy or a CUDA device is missing and the stand-in is switched off."""
     gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
-    if gpu_items and not mg.gpu_available():
+    if gpu_items and not mg.gpu_available() and not _use_strict_xp(config):
         skip = pytest.mark.skip(reason=_GPU_SKIP_REASON)
         for item in gpu_items:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _device_for_gpu_tests(request):
+    """For a ``gpu`` test on a machine without a GPU: device ``'cuda'`` is the strict CuPy
+    stand-in while the test runs, and CuPy (absent) again afterwards."""
+    if request.node.get_closest_marker("gpu") is None or not _use_strict_xp(request.config):
+        yield
+        return
+    import strict_xp
+
+    previous = mg.backend.use_device_array_module(strict_xp)
+    try:
+        yield
+    finally:
+        mg.backend.use_device_array_module(previous)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -9,13 +9,19 @@
 
 Every test caches generated data sets in a temporary DANN_CACHE.
 """
+import csv
 import gzip
 import json
+import shlex
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from dann_from_scratch import checkpoint as ckpt_io
 from dann_from_scratch import experiments as ex
+from dann_from_scratch import plots
 from dann_from_scratch import pair_data, pairs, runs
 from dann_from_scratch.datasets import DOMAINS, DatasetError, load_domain
 from dann_from_scratch.errors import ConfigError
@@ -100,6 +106,15 @@ def check_results(out, res, pair, seeds=(0,)):
     for name in on_disk["figures"].values():
         assert (out / name).read_bytes()[:8] == PNG_MAGIC
     assert "tsne.png" in on_disk["figures"].values()
+    assert on_disk["figures"]["table1_comparison"] == "table1_comparison.png"
+    for name, run in runs.items():      # the logged curves beside each checkpoint
+        with open(out / "checkpoints" / f"{name}.history.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert tuple(rows[0]) == ckpt_io.HISTORY_COLUMNS
+        assert [int(r["step"]) for r in rows] == run["history"]["step"]
+        assert [float(r["label_loss"]) for r in rows] == run["history"]["label_loss"]
+        evaluated = [r for r in rows if r["source_val_acc"]]
+        assert [int(r["step"]) for r in evaluated] == run["history"]["eval_step"]
     pad = on_disk["proxy_a_distance"]
     assert 0.0 <= pad["before"]["d_A"] <= 2.0
     assert all(0.0 <= v["d_A"] <= 2.0 for v in pad["after"].values())
@@ -143,6 +158,70 @@ def test_quick_reproduce_mnist_mnistm_default_data(mnist_quick):
     # the printed table holds the paper's row and ours
     table = format_table(res)
     assert "0.7666" in table and "ours" in table and "QUICK MODE" in table
+
+
+def test_results_record_the_photo_set_and_the_data_fingerprints(mnist_quick):
+    out, res = mnist_quick
+    target = res["data"]["provenance"]["target"]
+    assert target["photos"] == "bundled photos" and target["photos_count"] > 0
+    md = (out / "results.md").read_text()
+    assert f"photos: bundled photos ({target['photos_count']} photos, sha256 " in md
+    assert res["data"]["fingerprints"]["target_test"] in md
+    side = ckpt_io.read_sidecar(out / "checkpoints" / "dann_seed0.npz")
+    assert side["fingerprints"] == res["data"]["fingerprints"]
+    assert "resumed" not in res and "Resumed" not in md
+
+
+def test_a_resumed_page_keeps_the_training_time_and_its_evaluate_command_works(
+        mnist_quick, tmp_path, monkeypatch, capsys):
+    """A --resume rerun (here in a copy of the fixture's folder, named relative to the
+    working directory) loads every network: its page says so and reports the time each
+    took to train, not the rerun's; it lists only figures that exist; the ``dann evaluate``
+    command it prints works from where reproduce ran."""
+    from dann_from_scratch.cli import main
+
+    out, res = mnist_quick
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(out, "copy")
+    for png in Path("copy").glob("*.png"):
+        png.unlink()
+    again = ex.reproduce("mnist-mnistm", out_dir="copy", quick=True, progress=False,
+                         select=GRID, tsne=False, resume=True)
+    assert set(again["resumed"]["from_step"]) == set(res["runs"])
+    for name, run in res["runs"].items():
+        assert again["runs"][name]["train_seconds"] == run["train_seconds"], name
+    md = Path("copy/results.md").read_text()
+    assert "> **Resumed**" in md
+    assert f"| {res['runs']['dann_seed0']['train_seconds']:.0f} (trained by an earlier call, " \
+           "loaded) |" in md
+    assert "tsne.png" not in md and "tsne" not in again["figures"]
+    assert all(Path("copy", name).is_file() for name in again["figures"].values())
+    command = next(line.strip() for line in md.splitlines()
+                   if line.strip().startswith("dann evaluate"))
+    assert "copy/checkpoints/dann_seed0.npz" in command
+    capsys.readouterr()
+    assert main(shlex.split(command)[1:]) == 0
+    assert capsys.readouterr().out.startswith("accuracy ")
+
+
+def test_training_curves_include_the_evaluations(monkeypatch, tmp_path):
+    drawn = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path, dpi: drawn.setdefault("fig", fig))
+    history = {"step": [1, 2, 3, 4], "label_loss": [2.0, 1.5, 1.2, 1.0],
+               "eval_step": [2, 4], "source_val_acc": [0.5, 0.8], "target_acc": [None, None],
+               "domain_error": [0.1, 0.3]}
+    plots.plot_training_curves(history, tmp_path / "c.png")
+    panel = next(ax for ax in drawn["fig"].axes if ax.get_title().startswith("evaluations"))
+    labels = [line.get_label() for line in panel.get_lines()]
+    assert labels == ["source validation accuracy", "domain-classifier error"]   # no target labels
+    assert list(panel.get_lines()[0].get_xdata()) == [2, 4]
+
+
+def test_every_results_page_is_listed_in_the_index():
+    docs = Path(__file__).resolve().parents[1] / "docs" / "results"
+    index = (docs / "index.md").read_text()
+    pages = sorted(p.name for p in docs.glob("*.md") if p.name != "index.md")
+    assert pages and all(f"]({name})" in index for name in pages), pages
 
 
 def test_selection_uses_only_unsupervised_signals(mnist_quick, tmp_path, monkeypatch):

@@ -148,6 +148,39 @@ def test_sgd_uses_the_learning_rate_set_before_each_step():
     assert p.data.dtype == np.float32 and opt.steps_done == 3
 
 
+@pytest.mark.parametrize("momentum, weight_decay", [(0.9, 0.0), (0.9, 5e-4), (0.0, 5e-4), (0.0, 0.0)])
+def test_sgd_in_blocks_is_the_whole_array_formula_to_the_bit(momentum, weight_decay):
+    """Large parameters are updated a block of rows at a time, in place: the same float32
+    operations in the same order as the written-out formula, so the same bits. Sizes that
+    do not divide into blocks, a transposed (non-contiguous) parameter and a 0-d one."""
+    rng = np.random.default_rng(1)
+    shapes = [(700, 131), (131, 700), (5,), ()]
+    params = [nn.Parameter(rng.standard_normal(s).astype(np.float32)) for s in shapes]
+    params[1].data = params[1].data.T.copy().T          # same values, column-major memory
+    w = [p.data.copy() for p in params]
+    v = [None] * len(params)
+    opt = optim.SGD(params, lr=0.1, momentum=momentum, weight_decay=weight_decay)
+    for lr in (0.1, 0.05, 0.2):
+        opt.lr = lr
+        for k, p in enumerate(params):
+            g = rng.standard_normal(p.shape).astype(np.float32)
+            p.grad = g
+            if weight_decay:
+                g = g + weight_decay * w[k]
+            if momentum:
+                v[k] = lr * g if v[k] is None else momentum * v[k] + lr * g
+                w[k] = w[k] - v[k]
+            else:
+                w[k] = w[k] - lr * g
+        opt.step()
+    for k, p in enumerate(params):
+        assert p.data.dtype == np.float32 and p.data.shape == shapes[k]
+        np.testing.assert_array_equal(p.data.view(np.int32), w[k].view(np.int32))
+        if momentum:
+            np.testing.assert_array_equal(opt.velocity[k].view(np.int32), v[k].view(np.int32))
+    assert params[1].data.flags.f_contiguous        # updated in place, not replaced
+
+
 def test_adam_matches_reference_formula():
     p = _quadratic_param([0.5, -1.5])
     opt = optim.Adam([p], lr=0.01)

@@ -475,6 +475,22 @@ def test_relu_of_infinities_is_max_with_zero(dtype):
     np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0, 1.0, 1.0])
 
 
+def test_relu_gradient_is_grad_times_mask_to_the_bit_laid_out_like_its_input():
+    """A channels-last input (what conv2d returns) and an NCHW gradient (what a flatten
+    sends back): the input gradient is grad * mask bit for bit (-0.0 and NaN included) and
+    channels-last, so the conv before it needs no copy."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 5, 3, 4)).astype(np.float32).transpose(0, 3, 1, 2)
+    g = rng.standard_normal((2, 4, 5, 3)).astype(np.float32)
+    g[0, 0, 0, :] = [np.nan, -0.0, np.inf]
+    xt = mg.Tensor(x, requires_grad=True)
+    with np.errstate(invalid="ignore"):              # inf * 0
+        ops.relu(xt).backward(g)
+        expected = g * (x > 0)
+    assert xt.grad.strides == x.strides and xt.grad.dtype == np.float32
+    np.testing.assert_array_equal(xt.grad.view(np.int32), expected.view(np.int32))
+
+
 # divisors whose square overflows or underflows while d(a/b)/db = -a / b**2 is representable
 _DIVISOR_CASES = [(np.float64, b, a) for b in (1e-30, 1e30, 1e-200, 1e200) for a in (b, 1.0)
                   if 1e-300 < abs(1.0 / b * a / b) < 1e300] + \

@@ -226,3 +226,51 @@ def test_an_interrupted_run_still_gets_its_sidecar(tmp_path, monkeypatch):
                   sidecar={"run": "net"})
     assert ckpt_io.load_checkpoint(path).step == 4
     assert json.loads(path.with_suffix(".json").read_text())["run"] == "net"
+
+
+def test_an_interrupted_then_resumed_run_counts_both_calls_training_time(tmp_path,
+                                                                          monkeypatch):
+    """The sidecar of a run stopped by Ctrl-C records its training time so far; the resumed
+    run reports that plus its own (the original training time, not only the rerun's)."""
+    from dann_from_scratch import runs
+
+    xs, ys, xt = blobs()
+    path = tmp_path / "net.npz"
+    real_train = runs.train
+
+    def stop_half_way(*args, **kwargs):
+        real_train(*args, **{**kwargs, "stop_after": 2})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runs, "train", stop_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(small_model(), (xs, ys), xt, config(), checkpoint=path,
+                  sidecar={"run": "net"})
+    monkeypatch.setattr(runs, "train", real_train)
+    first = json.loads(path.with_suffix(".json").read_text())["train_seconds"]
+    assert first > 0
+    done = train_run(small_model(), (xs, ys), xt, config(), checkpoint=path, resume=True,
+                     sidecar={"run": "net"})
+    assert done.resumed_from_step == 2 and 0 < done.call_seconds < done.seconds
+    assert done.seconds == pytest.approx(first + done.call_seconds)
+    assert json.loads(path.with_suffix(".json").read_text())["train_seconds"] == done.seconds
+
+
+def test_history_csv_is_written_with_every_checkpoint(tmp_path):
+    """One row per logged or evaluated step (an evaluation off the logging grid gets its own
+    row), the evaluated columns empty where there was none; rewritten with each save."""
+    xs, ys, xt = blobs()
+    path = tmp_path / "net.npz"
+    train_run(small_model(), (xs, ys), xt, config(steps=6, log_every=2, eval_every=3),
+              val=((xs, ys), xt), checkpoint=path, stop_after=3)
+    csv_path = tmp_path / "net.history.csv"
+    assert csv_path == ckpt_io.history_csv_path(path)
+    lines = csv_path.read_text().splitlines()
+    assert lines[0] == ",".join(ckpt_io.HISTORY_COLUMNS)
+    assert [line.split(",")[0] for line in lines[1:]] == ["2", "3"]
+    two, three = (line.split(",") for line in lines[1:])
+    assert two[6:] == ["", "", ""] and three[6] != "" and three[7] == ""   # target unlabelled
+    train_run(small_model(), (xs, ys), xt, config(steps=6, log_every=2, eval_every=3),
+              val=((xs, ys), xt), checkpoint=path, resume=True)
+    steps = [line.split(",")[0] for line in csv_path.read_text().splitlines()[1:]]
+    assert steps == ["2", "3", "4", "6"]

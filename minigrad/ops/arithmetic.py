@@ -16,8 +16,10 @@ class Add(Function):
         return a + b
 
     def backward(self, grad):
+        # BEGIN SOLUTION A1.3
         sa, sb = self.saved
         return sum_to_shape(grad, sa), sum_to_shape(grad, sb)
+        # END SOLUTION
 
 
 def add(a, b) -> Tensor:
@@ -32,9 +34,11 @@ class Sub(Function):
         return a - b
 
     def backward(self, grad):
+        # BEGIN SOLUTION A1.3
         sa, sb = self.saved
         gb = sum_to_shape(-grad, sb) if self.needs_input_grad[1] else None
         return sum_to_shape(grad, sa), gb
+        # END SOLUTION
 
 
 def sub(a, b) -> Tensor:
@@ -49,10 +53,12 @@ class Mul(Function):
         return a * b
 
     def backward(self, grad):
+        # BEGIN SOLUTION A1.3
         a, b = self.saved
         ga = sum_to_shape(grad * b, a.shape) if self.needs_input_grad[0] else None
         gb = sum_to_shape(grad * a, b.shape) if self.needs_input_grad[1] else None
         return ga, gb
+        # END SOLUTION
 
 
 def mul(a, b) -> Tensor:
@@ -67,12 +73,14 @@ class Div(Function):
         return a / b
 
     def backward(self, grad):
+        # BEGIN SOLUTION A1.3
         a, b = self.saved
         ga = sum_to_shape(grad / b, a.shape) if self.needs_input_grad[0] else None
         # -a / b**2 as (a / b) / b: b * b over- or underflows (float32 |b| beyond 1e19 or
         # under 1e-19) where the gradient itself is representable
         gb = sum_to_shape(-grad * (a / b) / b, b.shape) if self.needs_input_grad[1] else None
         return ga, gb
+        # END SOLUTION
 
 
 def div(a, b) -> Tensor:
@@ -85,7 +93,9 @@ class Neg(Function):
         return -a
 
     def backward(self, grad):
+        # BEGIN SOLUTION A1.4
         return -grad
+        # END SOLUTION
 
 
 def neg(a) -> Tensor:
@@ -101,10 +111,12 @@ class Pow(Function):
         return a ** a.dtype.type(exponent)
 
     def backward(self, grad):
+        # BEGIN SOLUTION A1.4
         a, c = self.saved
         if c == 0:  # d/da a**0 = 0, also at a = 0 (where c * a**(c-1) would be 0 * inf)
             return self.xp.zeros_like(a)
         return grad * a.dtype.type(c) * a ** a.dtype.type(c - 1)
+        # END SOLUTION
 
 
 def pow(a, exponent: float) -> Tensor:  # noqa: A001 - mirrors the operator's name
@@ -121,8 +133,10 @@ class Exp(Function):
         return y
 
     def backward(self, grad):
+        # BEGIN SOLUTION A1.4
         (y,) = self.saved
         return grad * y
+        # END SOLUTION
 
 
 def exp(a) -> Tensor:
@@ -136,8 +150,10 @@ class Log(Function):
         return self.xp.log(a)
 
     def backward(self, grad):
+        # BEGIN SOLUTION A1.4
         (a,) = self.saved
         return grad / a
+        # END SOLUTION
 
 
 def log(a) -> Tensor:
@@ -152,8 +168,10 @@ class Sqrt(Function):
         return y
 
     def backward(self, grad):
+        # BEGIN SOLUTION A1.4
         (y,) = self.saved
         return grad / (2 * y)
+        # END SOLUTION
 
 
 def sqrt(a) -> Tensor:

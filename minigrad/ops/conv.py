@@ -57,10 +57,12 @@ def _nhwc_padded(xp, x, ph, pw):
 def _windows(xp, xh, g: ConvGeometry):
     """The (N, OH, OW, KH, KW, C) view of all convolution windows of a padded NHWC array:
     element ``[n, a, b, i, j, c]`` is ``xh[n, a*sh + i, b*sw + j, c]``. No copy."""
+    # BEGIN SOLUTION A3.1
     n, _, _, c = xh.shape
     s_n, s_h, s_w, s_c = xh.strides
     return _strided(xp, xh, (n, g.oh, g.ow, g.kh, g.kw, c),
                     (s_n, s_h * g.sh, s_w * g.sw, s_h, s_w, s_c))
+    # END SOLUTION
 
 
 def _im2col_into(xp, xh, g: ConvGeometry, cols):
@@ -81,11 +83,13 @@ def _col2im_add(xp, blocks, gx, sh, sw):
     One strided slice per kernel offset (``xp.add(..., out=...)``), so overlapping windows
     accumulate correctly, with no scatter-add and no Python loop over positions.
     """
+    # BEGIN SOLUTION A3.1
     kh, kw, _, oh, ow, _ = blocks.shape
     for i in range(kh):
         for j in range(kw):
             window = gx[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :]
             xp.add(window, blocks[i, j], out=window)
+    # END SOLUTION
 
 
 def _crop_to_nchw(gx, ph, pw):
@@ -184,6 +188,7 @@ def _input_grad(xp, g, weight, geo: ConvGeometry):
     kh, kw, oh, ow = geo.kh, geo.kw, geo.oh, geo.ow
     f = weight.shape[0]
     # per kernel offset (i, j): W[:, :, i, j] as an (F, C) matrix
+    # BEGIN SOLUTION A3.2
     wk = weight.transpose(2, 3, 0, 1).reshape(kh * kw, f, c)
     gx = xp.zeros((n, h + 2 * geo.ph, w + 2 * geo.pw, c), dtype=g.dtype)
     for images in batch_groups(xp, n, oh * ow * kh * kw * c * g.itemsize):
@@ -193,6 +198,7 @@ def _input_grad(xp, g, weight, geo: ConvGeometry):
         blocks = (g[rows] @ wk).reshape(kh, kw, -1, oh, ow, c)
         _col2im_add(xp, blocks, gx[images], geo.sh, geo.sw)
     return _crop_to_nchw(gx, geo.ph, geo.pw)
+    # END SOLUTION
 
 
 # -- the op -----------------------------------------------------------------------------------
@@ -212,6 +218,7 @@ class Conv2d(Function):
         self.geometry, self.fold = g, fold
         p = g.oh * g.ow  # output positions per image
         # cols: one row per output position, (i, j, c) columns [+ a column of ones]
+        # BEGIN SOLUTION A3.2
         cols = xp.empty((n * p, k + fold), dtype=x.dtype)
         out = xp.empty((n * p, f), dtype=x.dtype)
         for images in batch_groups(xp, n, p * (k + fold) * x.itemsize):
@@ -225,6 +232,7 @@ class Conv2d(Function):
         self.save_for_backward(cols, weight)
         # NHWC memory seen as NCHW: no copy; the next layer reads channels-last memory
         return out.reshape(n, g.oh, g.ow, f).transpose(0, 3, 1, 2)
+        # END SOLUTION
 
     def backward(self, grad):
         xp = self.xp
@@ -234,6 +242,7 @@ class Conv2d(Function):
         needs = self.needs_input_grad
         has_bias = len(needs) == 3
         # output gradient as an (N*OH*OW, F) matrix; free when grad is channels-last already
+        # BEGIN SOLUTION A3.2
         gy = xp.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(n * g.oh * g.ow, f)
 
         gw = gb = None
@@ -242,6 +251,7 @@ class Conv2d(Function):
             gw, gb = _split_weight_grad(cols.T @ gy, weight.shape, self.fold)
         gx = _input_grad(xp, gy, weight, g) if needs[0] else None
         return (gx, gw, gb) if has_bias else (gx, gw)
+        # END SOLUTION
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0):

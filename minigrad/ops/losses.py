@@ -10,8 +10,10 @@ from ..tensor import Tensor
 
 
 def _log_softmax(xp, x, axis):
+    # BEGIN SOLUTION A2.4
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    # END SOLUTION
 
 
 class Softmax(Function):
@@ -39,8 +41,10 @@ class LogSoftmax(Function):
         return y
 
     def backward(self, grad):
+        # BEGIN SOLUTION A2.4
         (y,) = self.saved
         return grad - self.xp.exp(y) * grad.sum(axis=self.axis, keepdims=True)
+        # END SOLUTION
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:
@@ -65,17 +69,21 @@ class CrossEntropy(Function):
         if n and (int(labels.min()) < 0 or int(labels.max()) >= c):
             raise ValueError(f"cross_entropy: labels must lie in [0, {c}) for {c} classes, "
                              f"got values in [{int(labels.min())}, {int(labels.max())}]")
+        # BEGIN SOLUTION A2.4
         logp = _log_softmax(xp, logits, axis=1)
         rows = xp.arange(n)
         self.save_for_backward(logp, labels, rows)
         return -logp[rows, labels].mean()
+        # END SOLUTION
 
     def backward(self, grad):
+        # BEGIN SOLUTION A2.4
         logp, labels, rows = self.saved
         n = logp.shape[0]
         g = self.xp.exp(logp)
         g[rows, labels] -= 1
         return g * (grad / logp.dtype.type(n))
+        # END SOLUTION
 
 
 def cross_entropy(logits, labels) -> Tensor:
@@ -95,16 +103,20 @@ class BCEWithLogits(Function):
         if t.shape != z.shape:
             raise ValueError(f"binary_cross_entropy_with_logits: targets of shape {t.shape} "
                              f"do not match logits of shape {z.shape}")
+        # BEGIN SOLUTION A2.5
         loss = xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
         self.save_for_backward(z, t)
         return loss.mean()
+        # END SOLUTION
 
     def backward(self, grad):
+        # BEGIN SOLUTION A2.5
         z, t = self.saved
         xp = self.xp
         e = xp.exp(-xp.abs(z))
         sig = xp.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
         return (sig - t) * (grad / z.dtype.type(z.size))
+        # END SOLUTION
 
 
 def binary_cross_entropy_with_logits(logits, targets) -> Tensor:

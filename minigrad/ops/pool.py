@@ -99,6 +99,7 @@ class _Pool2d(Function):
     def _route(self, g, gin, p, group):
         """Backward of pass ``p``: send each slice's share of ``g`` back to where the slice
         was taken from in ``gin`` (adding where windows overlap)."""
+        # BEGIN SOLUTION A3.3
         axis, k, s, length = self.passes[p]
         for d in range(k):
             view = gin[_window(axis, d, s, length)]
@@ -106,6 +107,7 @@ class _Pool2d(Function):
                 self.xp.add(view, self.slice_grad(p, d, g, group), out=view)
             else:
                 self.slice_grad(p, d, g, group, out=view)
+        # END SOLUTION
 
 
 def _grad_buffer(xp, like, axis, k, s, length):
@@ -163,12 +165,14 @@ class MaxPool2d(_Pool2d):
         elsewhere (written into ``out`` when given). The mask is applied by multiplying
         with the winner array, not with ``where``: ``where`` branches per element, which
         is several times slower when the winners are random."""
+        # BEGIN SOLUTION A3.3
         k = self.passes[p][1]
         if k == 1:
             return g if out is None else self.xp.copyto(out, g)
         winner = self.winners[p][group]
         mask = (winner if d else ~winner) if k == 2 else winner == d
         return self.xp.multiply(g, mask, out=out)
+        # END SOLUTION
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
@@ -204,9 +208,11 @@ class AvgPool2d(_Pool2d):
 
     def slice_grad(self, p, d, g, group, out=None):
         """Every slice of a sum gets the whole (already scaled) gradient."""
+        # BEGIN SOLUTION A3.3
         if out is None:
             return g
         out[...] = g
+        # END SOLUTION
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):

@@ -43,8 +43,10 @@ class Sum(Function):
         return x.sum(axis=self.axes, keepdims=keepdims)
 
     def backward(self, grad):
+        # BEGIN SOLUTION A2.1
         (shape,) = self.saved
         return self.xp.broadcast_to(_expand(grad, self.axes, self.keepdims), shape).copy()
+        # END SOLUTION
 
 
 def sum(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -63,9 +65,11 @@ class Mean(Function):
         return x.mean(axis=self.axes, keepdims=keepdims)
 
     def backward(self, grad):
+        # BEGIN SOLUTION A2.1
         shape, count = self.saved
         g = _expand(grad, self.axes, self.keepdims) / grad.dtype.type(count)
         return self.xp.broadcast_to(g, shape).copy()
+        # END SOLUTION
 
 
 def mean(x, axis=None, keepdims: bool = False) -> Tensor:
@@ -81,14 +85,18 @@ class Max(Function):
         self.axes = _normalize_axes("max", axis, x.ndim)
         self.keepdims = keepdims
         y = x.max(axis=self.axes, keepdims=True)
+        # BEGIN SOLUTION A2.2
         mask = (x == y).astype(x.dtype)
         mask /= mask.sum(axis=self.axes, keepdims=True)
         self.save_for_backward(mask)
+        # END SOLUTION
         return y if keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape) if i not in self.axes))
 
     def backward(self, grad):
+        # BEGIN SOLUTION A2.2
         (mask,) = self.saved
         return _expand(grad, self.axes, self.keepdims) * mask
+        # END SOLUTION
 
 
 def max(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001

@@ -1,0 +1,86 @@
+"""How many BLAS threads training uses: one rule for the CLI and the Python API alike.
+
+On NumPy, minigrad's matrix products run in the BLAS library's own thread pool (OpenBLAS,
+MKL, ...), which by default starts one thread per core and lets idle threads busy-wait. On
+a small machine that other processes share, that is a trap: measured on a busy 2-core
+machine, 60 DANN steps took 18 s and then 137 s with OpenBLAS's two default threads,
+against 5.6 s with one. So training limits the BLAS pools, by this rule (the first that
+applies wins):
+
+1. an explicit ``threads`` argument to :func:`blas_threads`;
+2. the innermost enclosing ``with blas_threads(n):`` block (``dann --threads N`` is one:
+   everything the command trains runs inside it);
+3. the environment variable ``DANN_THREADS``;
+4. one thread (:data:`DEFAULT_THREADS`), the CLI's default too.
+
+A count is an integer >= 1, or ``"auto"``: leave the BLAS library's own setting alone (on a
+machine of your own with idle cores, more threads make the matrix products faster).
+
+The trainer (:func:`dann_from_scratch.trainers.train`, :func:`~dann_from_scratch.saddle.train_saddle`)
+and :meth:`dann_from_scratch.estimator.DANNClassifier.fit` run inside ``blas_threads()``;
+the limits are restored when they return. Example::
+
+    from dann_from_scratch.threads import blas_threads
+    with blas_threads(4):          # this machine is mine: use 4 threads
+        train(model, source, target, config)
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+from threadpoolctl import threadpool_limits
+
+__all__ = ["blas_threads", "resolve_threads", "ENV_VAR", "DEFAULT_THREADS", "AUTO"]
+
+ENV_VAR = "DANN_THREADS"
+DEFAULT_THREADS = 1
+AUTO = "auto"
+
+_enclosing: list = []  # the counts of the enclosing blas_threads() blocks, innermost last
+
+
+def _parse(value, source: str):
+    """An int >= 1 or "auto" from ``value``; ValueError naming ``source`` otherwise."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == AUTO:
+            return AUTO
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{source}: expected a number of threads >= 1 or {AUTO!r}, "
+                         f"got {value!r}" if value is not None else
+                         f"{source}: expected a number of threads >= 1 or {AUTO!r}")
+    return value
+
+
+def resolve_threads(threads=None):
+    """The BLAS thread count the rule above gives (an int, or ``"auto"``)."""
+    if threads is not None:
+        return _parse(threads, "threads")
+    if _enclosing:
+        return _enclosing[-1]
+    env = os.environ.get(ENV_VAR)
+    if env is not None and env.strip():
+        return _parse(env, f"environment variable {ENV_VAR}={env!r}")
+    return DEFAULT_THREADS
+
+
+@contextlib.contextmanager
+def blas_threads(threads=None):
+    """Limit the BLAS thread pools inside the block to :func:`resolve_threads` ``(threads)``
+    threads (no limit for ``"auto"``); nested trainers inside use the same count. The pools'
+    previous limits are restored on exit. Yields the count used."""
+    n = resolve_threads(threads)
+    _enclosing.append(n)
+    try:
+        if n == AUTO:
+            yield n
+        else:
+            with threadpool_limits(limits=n, user_api="blas"):
+                yield n
+    finally:
+        _enclosing.pop()
