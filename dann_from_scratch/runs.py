@@ -48,7 +48,8 @@ from .pair_data import PairData, fit_images
 from .pairs import PairSpec
 from .trainers import TrainConfig, config_differences, evaluate, predict_logits, train
 
-__all__ = ["RUN_IDENTITY", "DATA_CONTENT", "LOCK_NAME", "RunFolderBusy", "refuse_overwrite", "hold_run_folder",
+__all__ = ["RUN_IDENTITY", "DATA_CONTENT", "LOCK_NAME", "RunFolderBusy", "refuse_overwrite",
+           "hold_run_folder",
            "Prior", "Trained", "PairRun", "resume_point", "train_run",
            "outcome", "run_pair", "run_identity", "labelled_target_subset", "load_trained_model",
            "evaluate_checkpoint"]

@@ -155,6 +155,13 @@ def _mnistm_from(source: str, binarize: bool = False) -> Callable:
     return load
 
 
+def _photo_fields(photo_dir) -> dict:
+    """:func:`describe_photos` as provenance fields: ``photos``, ``photos_count``,
+    ``photos_sha256``."""
+    return {f"photos_{k}" if k != "photo_set" else "photos": v
+            for k, v in describe_photos(photo_dir).items()}
+
+
 def _mnistm_provenance(data_dir, photo_dir=None, **kw) -> dict:
     """The photo set (folder or bundled, count, hash) and recipe version of MNIST-M."""
     from .mnistm import GENERATOR_VERSION
@@ -166,8 +173,7 @@ def _mnistm_provenance(data_dir, photo_dir=None, **kw) -> dict:
         fallback = photo_dir is None and (Path(data_dir) / "bsds500").is_dir()
     else:
         fallback = False
-    photos = {f"photos_{k}" if k != "photo_set" else "photos": v
-              for k, v in describe_photos(photo_dir).items()}
+    photos = _photo_fields(photo_dir)
     if fallback:
         photos["photos_note"] = _no_train_folder(data_dir)
     return {**photos, "generator": f"mnistm v{GENERATOR_VERSION}"}
@@ -187,8 +193,7 @@ def _synsigns_provenance(data_dir, photo_dir=None, **kw) -> dict:
     """The background photos and recipe version of the synthetic signs."""
     from .synsigns import GENERATOR_VERSION
 
-    photos = {f"photos_{k}" if k != "photo_set" else "photos": v
-              for k, v in describe_photos(photo_dir).items()}
+    photos = _photo_fields(photo_dir)
     return {**photos, "generator": f"synsigns v{GENERATOR_VERSION}"}
 
 
