@@ -42,18 +42,15 @@ _enclosing: list = []  # the counts of the enclosing blas_threads() blocks, inne
 
 def _parse(value, source: str):
     """An int >= 1 or "auto" from ``value``; ValueError naming ``source`` otherwise."""
+    given = value
     if isinstance(value, str):
         text = value.strip().lower()
         if text == AUTO:
             return AUTO
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
+        value = int(text) if text.isdigit() else None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{source}: expected a number of threads >= 1 or {AUTO!r}, "
-                         f"got {value!r}" if value is not None else
-                         f"{source}: expected a number of threads >= 1 or {AUTO!r}")
+                         f"got {given!r}")
     return value
 
 
