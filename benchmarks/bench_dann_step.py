@@ -26,7 +26,10 @@ ratio, and each process's peak resident memory (``ru_maxrss``) minus its residen
 just before the first step.
 
 The child processes run with the thread count set through the environment (before NumPy
-or PyTorch is imported) and, by default, with glibc's allocator told to keep freed memory
+or PyTorch is imported). PyTorch then runs everything on its intra-op threads; minigrad runs
+as ``dann`` trains (``dann_from_scratch.threads``): one-thread BLAS calls, with the image
+groups of conv and pooling and the large products spread over ``threads`` minigrad threads
+(``minigrad.threads``). By default the children also run with glibc's allocator told to keep freed memory
 instead of returning it to the OS (``--allocator tuned``): without it, the large arrays
 freed every step are unmapped and page-faulted back in, and timings swing widely.
 
@@ -79,7 +82,7 @@ def make_batch(np, net: str):
 
 
 # -- minigrad ---------------------------------------------------------------------------------------
-def minigrad_step_fn(device: str, net: str):
+def minigrad_step_fn(device: str, net: str, threads: int = 1):
     import numpy as np
 
     sys.path.insert(0, ROOT)
@@ -87,6 +90,11 @@ def minigrad_step_fn(device: str, net: str):
     from minigrad import ops, optim
     from dann_from_scratch.models import build_model
 
+    # as dann's trainer runs (dann_from_scratch.threads): one-thread BLAS calls, `threads`
+    # of them at once on minigrad's own threads
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=1, user_api="blas")
+    mg.set_num_threads(threads)
     model = build_model(net, rng=0)
     model.to(device)
     model.grl.lambda_ = LAMBDA
@@ -251,7 +259,7 @@ def worker(args) -> None:
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     totals = install_op_timers(args.device, clock) if args.profile else None
     if args.framework == "minigrad":
-        step, shapes = minigrad_step_fn(args.device, args.net)
+        step, shapes = minigrad_step_fn(args.device, args.net, args.threads)
     else:
         step, shapes = torch_step_fn(args.device, args.threads, args.net)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -3,7 +3,7 @@ the paper's source/target pairs are for a simple source-only linear classifier.
 
 Usage (from the project root)::
 
-    python benchmarks/datasets_report.py [--data-dir ../shared/data] [--cache DIR]
+    python benchmarks/datasets_report.py --data-dir DIR [--cache DIR]
 
 Domains whose module or data is missing are skipped with the reason. By default the run
 uses a fresh temporary cache, so the times include downloads-free decoding and generation
@@ -163,8 +163,9 @@ def source_only(loaded: dict, n_train: int, n_test: int, seed: int) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data",
-                        help="shared data root with mnist/, bsds500/train/, gtsrb/ (default ../shared/data)")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"),
+                        help="data root with mnist/, bsds500/train/, gtsrb/ (the layout of the "
+                             "README's 'Getting the data'; default ./data)")
     parser.add_argument("--cache", type=Path, default=None,
                         help="cache directory to use (default: a fresh temporary one)")
     parser.add_argument("--syn-n", type=int, default=10_000, help="images generated per synthetic domain")

@@ -3,7 +3,9 @@
 
 The runs are independent (own seed, own checkpoint), so their results are the same as in one
 process, only sooner: on 2 cores, two workers with one BLAS thread each finish a row about
-1.3x sooner than one process with two threads. Workers are *forked*, so they share the
+1.3x sooner than one process with two threads. When fewer runs are left than workers (the
+last of a row's five networks on two workers), the workers still training take over the
+threads of the idle ones (:func:`threads_for_each`), so no core waits for the row's end. Workers are *forked*, so they share the
 pair's data (hundreds of MB) copy-on-write instead of receiving it pickled. They also share
 the lock of the run folder that the caller holds (``reproduce`` does), so they never take it.
 
@@ -27,8 +29,9 @@ from typing import Sequence
 
 from .pair_data import PairData
 from .runs import PairRun, Trained, load_trained_model, run_pair
+from .threads import AUTO, resolve_threads
 
-__all__ = ["run_all"]
+__all__ = ["run_all", "threads_for_each"]
 
 # What forked worker processes inherit instead of receiving it pickled: the data, the options
 # of run_pair, and whether an earlier run of this worker was interrupted.
@@ -47,11 +50,39 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def _worker_init() -> None:
     """Start of each worker process: its own process group (the parent forwards signals, see
-    the module docstring) and :func:`_worker_signal` for SIGINT and SIGTERM (the trainer
-    puts its own handlers in place while it trains, and these back afterwards)."""
+    the module docstring), :func:`_worker_signal` for SIGINT and SIGTERM (the trainer
+    puts its own handlers in place while it trains, and these back afterwards), and the
+    thread that hands it the threads of idle workers."""
     os.setpgid(0, 0)
     for sig in _SIGNALS:
         signal.signal(sig, _worker_signal)
+    if _WORKER_SHARED.get("finished") is not None:
+        threading.Thread(target=_take_idle_threads, daemon=True, name="dann-threads").start()
+
+
+SHARE_POLL_SECONDS = 1.0   # how often a worker looks whether others have gone idle
+
+
+def threads_for_each(jobs: int, per_worker: int, runs_left: int) -> int:
+    """minigrad threads for each worker still training: the ``jobs * per_worker`` threads of
+    the pool shared among the ``min(jobs, runs_left)`` workers that have a run."""
+    busy = max(1, min(jobs, runs_left))
+    return max(1, (jobs * per_worker) // busy)
+
+
+def _take_idle_threads() -> None:
+    """In each worker, for good: set minigrad's thread count from the number of runs not yet
+    finished (the parent counts them). The trainer sets its count when a run starts; this
+    sets it back within a poll."""
+    import minigrad
+
+    finished = _WORKER_SHARED["finished"]
+    total, jobs, per_worker = _WORKER_SHARED["share"]
+    while True:
+        count = threads_for_each(jobs, per_worker, total - finished.value)
+        if minigrad.get_num_threads() != count:
+            minigrad.set_num_threads(count)
+        time.sleep(SHARE_POLL_SECONDS)
 
 
 def _worker_signal(signum, frame) -> None:
@@ -77,6 +108,11 @@ def _worker_run(position: int, run: PairRun) -> Trained:
         _WORKER_SHARED["running"] = False
     done.model = None
     return done
+
+
+def _count_finished(finished) -> None:
+    with finished.get_lock():
+        finished.value += 1
 
 
 class _ForwardSignals:
@@ -126,16 +162,22 @@ def run_all(runs: Sequence[PairRun], data: PairData, jobs: int = 1,
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    _WORKER_SHARED.update(data=data, options=options)
+    ctx = multiprocessing.get_context("fork")
+    per_worker = resolve_threads()
+    finished = ctx.Value("i", 0) if per_worker != AUTO else None   # "auto": leave threads be
+    _WORKER_SHARED.update(data=data, options=options, finished=finished,
+                          share=(len(runs), min(jobs, len(runs)), per_worker))
     results = {}
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(runs)),
-                               mp_context=multiprocessing.get_context("fork"),
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(runs)), mp_context=ctx,
                                initializer=_worker_init)
     forward = _ForwardSignals(pool)
     try:
         with forward:          # until every worker has ended: they only hear from us
             try:
                 futures = [pool.submit(_worker_run, i % jobs, run) for i, run in enumerate(runs)]
+                if finished is not None:
+                    for future in futures:
+                        future.add_done_callback(lambda _: _count_finished(finished))
                 for run, future in zip(runs, futures):
                     results[run.name] = future.result()
             except BaseException:

@@ -10,17 +10,20 @@ The pieces, each in its own module:
 * :mod:`minigrad.optim`    SGD (momentum, weight decay), Adam
 * :mod:`minigrad.gradcheck` numerical gradient checks in float64
 * :mod:`minigrad.serialization` atomic ``.npz`` save/load of model state
+* :mod:`minigrad.threads`  how many threads conv and pooling use for their image groups
 """
-from . import backend, nn, ops, optim
+from . import backend, nn, ops, optim, threads
 from .backend import DeviceError, get_array_module, gpu_available
 from .function import Function
 from .gradcheck import GradcheckError, gradcheck
 from .serialization import load_arrays, load_module, save_arrays, save_module
 from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, tensor
+from .threads import get_num_threads, set_num_threads
 
 __all__ = [
     "Tensor", "tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled",
     "get_array_module", "gpu_available", "DeviceError", "backend", "ops", "nn", "optim",
     "gradcheck", "GradcheckError", "save_arrays", "load_arrays", "save_module", "load_module",
+    "threads", "set_num_threads", "get_num_threads",
 ]
 __version__ = "0.1.0"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 
 from . import backend
+from .threads import get_num_threads, map_groups
 
 __all__ = ["Optimizer", "SGD", "Adam"]
 
@@ -146,12 +147,20 @@ class SGD(Optimizer):
         block = 1 << 16
         if xp is not backend.numpy_module or w.ndim == 0 or w.size <= block:
             update(w, grad, v, xp.empty_like(w))
-        else:
-            rows = max(1, block * len(w) // w.size)
+            return
+        rows = max(1, block * len(w) // w.size)
+        starts = list(range(0, len(w), rows))
+
+        def share(part):
+            # one thread's consecutive blocks (minigrad.threads), with its own scratch
             scratch = xp.empty_like(w[:rows])
-            for a in range(0, len(w), rows):
+            for a in part:
                 r = slice(a, a + rows)
                 update(w[r], grad[r], None if v is None else v[r], scratch[:len(w[r])])
+
+        n = min(get_num_threads(), len(starts))
+        map_groups(share, [starts[k * len(starts) // n:(k + 1) * len(starts) // n]
+                           for k in range(n)])
         # END SOLUTION
 
     def _slots(self) -> dict:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
+from ..threads import map_groups
+from ..threads import matmul as threaded_matmul
 from .geometry import ConvGeometry, conv_geometry, conv_output_size
 from .linalg import linear
 from .shape import concatenate, getitem, reshape, transpose
@@ -191,12 +193,15 @@ def _input_grad(xp, g, weight, geo: ConvGeometry):
     # BEGIN SOLUTION A3.2
     wk = weight.transpose(2, 3, 0, 1).reshape(kh * kw, f, c)
     gx = xp.zeros((n, h + 2 * geo.ph, w + 2 * geo.pw, c), dtype=g.dtype)
-    for images in batch_groups(xp, n, oh * ow * kh * kw * c * g.itemsize):
+
+    def one_group(images):
         rows = slice(images.start * oh * ow, images.stop * oh * ow)
         # one batched matmul: for each kernel offset, G (P, F) @ W_ij (F, C) -> (P, C),
         # added at once into the input positions it came from (in cache, slice by slice)
         blocks = (g[rows] @ wk).reshape(kh, kw, -1, oh, ow, c)
         _col2im_add(xp, blocks, gx[images], geo.sh, geo.sw)
+
+    map_groups(one_group, batch_groups(xp, n, oh * ow * kh * kw * c * g.itemsize))
     return _crop_to_nchw(gx, geo.ph, geo.pw)
     # END SOLUTION
 
@@ -221,13 +226,16 @@ class Conv2d(Function):
         # BEGIN SOLUTION A3.2
         cols = xp.empty((n * p, k + fold), dtype=x.dtype)
         out = xp.empty((n * p, f), dtype=x.dtype)
-        for images in batch_groups(xp, n, p * (k + fold) * x.itemsize):
+
+        def one_group(images):
             rows = slice(images.start * p, images.stop * p)
             # fill this group's rows of cols and multiply them while they are in cache
             _im2col_into(xp, xh[images], g, cols[rows])
             if fold:
                 cols[rows, k] = 1
             xp.matmul(cols[rows], wmat, out=out[rows])
+
+        map_groups(one_group, batch_groups(xp, n, p * (k + fold) * x.itemsize))
 
         self.save_for_backward(cols, weight)
         # NHWC memory seen as NCHW: no copy; the next layer reads channels-last memory
@@ -248,7 +256,7 @@ class Conv2d(Function):
         gw = gb = None
         if needs[1] or (has_bias and needs[2]):
             # (K [+1], F): the weight gradient, and the bias gradient as the last row
-            gw, gb = _split_weight_grad(cols.T @ gy, weight.shape, self.fold)
+            gw, gb = _split_weight_grad(threaded_matmul(xp, cols.T, gy), weight.shape, self.fold)
         gx = _input_grad(xp, gy, weight, g) if needs[0] else None
         return (gx, gw, gb) if has_bias else (gx, gw)
         # END SOLUTION

@@ -18,6 +18,7 @@ Nothing uses this node behind your back: a model asks for it with the layer
 from __future__ import annotations
 
 from ..function import Function
+from ..threads import map_groups
 from .conv import (_conv_shapes, _input_grad, _nhwc_padded, _split_weight_grad, _strided,
                    _weight_matrix, _windows, batch_groups)
 from .geometry import ConvGeometry, conv_output_size
@@ -96,7 +97,8 @@ class Conv2dMaxPool2d(Function):
         cols = xp.empty((n * oh * ow, k + fold), dtype=x.dtype)
         pooled = xp.empty((n, q * f), dtype=x.dtype)      # NHWC memory, (n, a, b, f)
         winner = xp.empty((n, q * f), dtype=xp.uint8)     # 0-3: the member that won; 4: none
-        for images in batch_groups(xp, n, oh * ow * (k + fold + f) * x.itemsize):
+
+        def one_group(images):
             rows = slice(images.start * oh * ow, images.stop * oh * ow)
             _im2col_pooled_order_into(xp, xh[images], g, cols[rows])
             if fold:
@@ -116,6 +118,8 @@ class Conv2dMaxPool2d(Function):
                 clipped = best <= 0
                 xp.maximum(won, clipped * won.dtype.type(NO_WINNER), out=won)
                 xp.maximum(best, 0, out=best)
+
+        map_groups(one_group, batch_groups(xp, n, oh * ow * (k + fold + f) * x.itemsize))
         self.save_for_backward(cols, weight, winner)
         return pooled.reshape(n, oh // 2, ow // 2, f).transpose(0, 3, 1, 2)
 
@@ -134,15 +138,20 @@ class Conv2dMaxPool2d(Function):
         # images at a time: each group's block goes into the weight-gradient GEMM while it
         # is still in cache (the row order does not matter to cols.T @ G, a sum over rows)
         g = xp.empty((n, 4, a * b * f), dtype=grad.dtype)
-        gwmat = None
-        for images in batch_groups(xp, n, oh * ow * (cols.shape[1] + f) * grad.itemsize):
+
+        def one_group(images):
             block = g[images]
             for d in range(4):
                 xp.multiply(gp[images], winner[images] == d, out=block[:, d])
             if want_w:
                 rows = slice(images.start * oh * ow, images.stop * oh * ow)
-                part = cols[rows].T @ block.reshape(-1, f)
-                gwmat = part if gwmat is None else xp.add(gwmat, part, out=gwmat)
+                return cols[rows].T @ block.reshape(-1, f)
+
+        parts = map_groups(one_group, batch_groups(xp, n, oh * ow * (cols.shape[1] + f)
+                                                   * grad.itemsize))
+        gwmat = parts[0]
+        for part in parts[1:] if want_w else ():   # in group order, whatever the threads
+            xp.add(gwmat, part, out=gwmat)
         g = g.reshape(n * oh * ow, f)
 
         gw = gb = None

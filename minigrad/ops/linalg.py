@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..function import Function, broadcast_shapes, sum_to_shape
 from ..tensor import Tensor
+from ..threads import matmul as threaded_matmul
 
 
 class MatMul(Function):
@@ -54,15 +55,18 @@ class Linear(Function):
         if bias is not None and bias.shape != (weight.shape[0],):
             raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
         self.save_for_backward(x, weight)
-        y = x @ weight.T
+        # the big products of the fully connected layers run on minigrad's threads
+        # (minigrad.threads: each product split in blocks, bit-identical to one call)
+        y = threaded_matmul(self.xp, x, weight.T)
         if bias is not None:
             y += bias
         return y
 
     def backward(self, grad):
         x, w = self.saved
-        gx = grad @ w if self.needs_input_grad[0] else None
-        gw = grad.T @ x if self.needs_input_grad[1] else None
+        xp = self.xp
+        gx = threaded_matmul(xp, grad, w) if self.needs_input_grad[0] else None
+        gw = threaded_matmul(xp, grad.T, x) if self.needs_input_grad[1] else None
         if len(self.needs_input_grad) == 3:
             gb = grad.sum(axis=0) if self.needs_input_grad[2] else None
             return gx, gw, gb

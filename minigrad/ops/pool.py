@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..function import Function
 from ..tensor import Tensor
+from ..threads import map_groups
 from . import reductions
 from .conv import batch_groups, windows_simple
 from .geometry import ConvGeometry, check_window_fits, pair
@@ -76,10 +77,13 @@ class _Pool2d(Function):
         self.passes = ((2, g.kh, g.sh, oh), (3, g.kw, g.sw, ow))
         self.shapes = (x.shape, (ph, pw), xpad, rows)
         self.start(rows, out)
-        for group in batch_groups(xp, n, xpad[:1].nbytes, GROUP_BYTES):
+
+        def one_group(group):
             # both passes over a few images at a time: the intermediate stays in cache
             self.pass_forward(0, xpad[group], rows[group], group)
             self.pass_forward(1, rows[group], out[group], group)
+
+        map_groups(one_group, batch_groups(xp, n, xpad[:1].nbytes, GROUP_BYTES))
         return self.finish(out)
 
     def backward(self, grad):
@@ -89,9 +93,12 @@ class _Pool2d(Function):
         grad = self.scale_grad(grad)
         g_rows = _grad_buffer(xp, rows, 3, kw, sw, ow)
         g_x = _grad_buffer(xp, xpad, 2, kh, sh, oh)
-        for group in batch_groups(xp, x_shape[0], xpad[:1].nbytes, GROUP_BYTES):
+
+        def one_group(group):
             self._route(grad[group], g_rows[group], 1, group)
             self._route(g_rows[group], g_x[group], 0, group)
+
+        map_groups(one_group, batch_groups(xp, x_shape[0], xpad[:1].nbytes, GROUP_BYTES))
         if ph or pw:
             g_x = g_x[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]]
         return g_x
