@@ -29,9 +29,10 @@ The child processes run with the thread count set through the environment (befor
 or PyTorch is imported). PyTorch then runs everything on its intra-op threads; minigrad runs
 as ``dann`` trains (``dann_from_scratch.threads``): one-thread BLAS calls, with the image
 groups of conv and pooling and the large products spread over ``threads`` minigrad threads
-(``minigrad.threads``). By default the children also run with glibc's allocator told to keep freed memory
-instead of returning it to the OS (``--allocator tuned``): without it, the large arrays
-freed every step are unmapped and page-faulted back in, and timings swing widely.
+(``minigrad.threads``). By default the children also run with glibc's allocator told to
+keep freed memory instead of returning it to the OS (``--allocator tuned``): without it,
+the large arrays freed every step are unmapped and page-faulted back in, and timings swing
+widely.
 
 Usage::
 

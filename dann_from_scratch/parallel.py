@@ -5,8 +5,9 @@ The runs are independent (own seed, own checkpoint), so their results are the sa
 process, only sooner: on 2 cores, two workers with one BLAS thread each finish a row about
 1.3x sooner than one process with two threads. When fewer runs are left than workers (the
 last of a row's five networks on two workers), the workers still training take over the
-threads of the idle ones (:func:`threads_for_each`), so no core waits for the row's end. Workers are *forked*, so they share the
-pair's data (hundreds of MB) copy-on-write instead of receiving it pickled. They also share
+threads of the idle ones (:func:`threads_for_each`), so no core waits for the row's end.
+Workers are *forked*, so they share the pair's data (hundreds of MB) copy-on-write instead
+of receiving it pickled. They also share
 the lock of the run folder that the caller holds (``reproduce`` does), so they never take it.
 
 **Signals.** Ctrl-C (SIGINT) and SIGTERM (what ``kill``, ``timeout`` and job schedulers send)

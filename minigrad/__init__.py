@@ -10,7 +10,7 @@ The pieces, each in its own module:
 * :mod:`minigrad.optim`    SGD (momentum, weight decay), Adam
 * :mod:`minigrad.gradcheck` numerical gradient checks in float64
 * :mod:`minigrad.serialization` atomic ``.npz`` save/load of model state
-* :mod:`minigrad.threads`  how many threads conv and pooling use for their image groups
+* :mod:`minigrad.threads`  how many threads the CPU work uses (image groups, large products)
 """
 from . import backend, nn, ops, optim, threads
 from .backend import DeviceError, get_array_module, gpu_available

@@ -47,7 +47,8 @@ _inside = threading.local()   # set in pool threads: a nested map_groups runs se
 
 
 def set_num_threads(n: int) -> None:
-    """Run the image groups of conv and pooling ops on ``n`` threads (``n`` >= 1)."""
+    """Run the image groups of conv and pooling, the large products and the SGD update on
+    ``n`` threads (``n`` >= 1)."""
     global _count
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"minigrad.set_num_threads: expected an integer >= 1, got {n!r}")
@@ -113,8 +114,7 @@ def matmul(xp, a, b):
     else:
         def block(cols):
             xp.matmul(a, b[:, cols], out=out[:, cols])
-    with _one_blas_thread():
-        list(_executor().map(block, blocks))
+    map_groups(block, blocks)
     return out
 
 

@@ -55,8 +55,8 @@ class Linear(Function):
         if bias is not None and bias.shape != (weight.shape[0],):
             raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
         self.save_for_backward(x, weight)
-        # the big products of the fully connected layers run on minigrad's threads
-        # (minigrad.threads: each product split in blocks, bit-identical to one call)
+        # a large product runs on minigrad's threads, split in blocks of the output
+        # (minigrad.threads.matmul: the same sums; the last bits may differ from one call)
         y = threaded_matmul(self.xp, x, weight.T)
         if bias is not None:
             y += bias
